@@ -1,0 +1,59 @@
+# One target per job, used the same way locally and by CI (.ci/run calls `make test`).
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+WEB_STAMP := web/node_modules/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install install-dev web run test test-py test-web lint typecheck bench soak clean api-client
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q -U pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $@
+
+install: $(STAMP)
+
+$(WEB_STAMP): web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+	@touch $@
+
+# The web app is built when its sources exist; the built assets are never committed.
+web:
+	@if [ -f web/package.json ]; then $(MAKE) $(WEB_STAMP) && (cd web && npm run build); fi
+
+run: install web
+	$(BIN)/rill serve --host $(HOST) --port $(PORT)
+
+test: install web
+	$(BIN)/ruff check src tests
+	$(BIN)/mypy
+	$(BIN)/pytest
+	@if [ -f web/package.json ]; then $(MAKE) test-web; fi
+
+test-py: install
+	$(BIN)/pytest
+
+test-web: $(WEB_STAMP)
+	cd web && npm run typecheck && npm run test && npm run e2e
+
+lint: install
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+	$(BIN)/mypy
+
+api-client: install $(WEB_STAMP)
+	$(BIN)/rill openapi > web/openapi.json
+	cd web && npm run generate-api
+
+bench: install
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) web/node_modules web/dist .rill

@@ -1,0 +1,160 @@
+"""An in-process broker: streams are lists, subscribers wait on one future per stream.
+
+Serves a single process (``rill serve`` with one worker). Every subscriber of a
+stream shares one wake-up future, so an append costs one ``set_result`` however
+many readers wait; each reader then finds its place again by bisection, which
+keeps it correct while old entries are trimmed underneath it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import time
+from collections.abc import AsyncIterator
+
+from rill.broker.base import Broker, Entry, StreamMissing, parse_id
+from rill.errors import InvalidInput
+
+Position = tuple[int, int]
+
+
+class _Stream:
+    __slots__ = ("keys", "entries", "ended", "wake", "expiry")
+
+    def __init__(self) -> None:
+        self.keys: list[Position] = []
+        self.entries: list[Entry] = []
+        self.ended = False
+        self.wake: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.expiry: asyncio.TimerHandle | None = None
+
+    def notify(self) -> None:
+        if not self.wake.done():
+            self.wake.set_result(None)
+        self.wake = asyncio.get_running_loop().create_future()
+
+    def index_after(self, after: Position | None) -> int:
+        return 0 if after is None else bisect.bisect_right(self.keys, after)
+
+
+class MemoryBroker(Broker):
+    shared = False
+
+    def __init__(self) -> None:
+        self._streams: dict[str, _Stream] = {}
+        self._listeners: dict[str, set[asyncio.Queue[bytes | None]]] = {}
+        self._closed = False
+
+    async def ping(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        self._closed = True
+        for stream in self._streams.values():
+            if stream.expiry:
+                stream.expiry.cancel()
+            stream.ended = True
+            stream.notify()
+        for queues in self._listeners.values():
+            for queue in queues:
+                queue.put_nowait(None)
+
+    def _get(self, name: str) -> _Stream:
+        try:
+            return self._streams[name]
+        except KeyError:
+            raise StreamMissing(name) from None
+
+    async def append(
+        self,
+        stream: str,
+        payload: bytes,
+        *,
+        id: str | None = None,
+        maxlen: int | None = None,
+        max_age: float | None = None,
+    ) -> str:
+        s = self._streams.get(stream)
+        if s is None:
+            s = self._streams[stream] = _Stream()
+        if s.ended:
+            raise InvalidInput(f"stream {stream!r} has ended")
+        last = s.keys[-1] if s.keys else (0, 0)
+        if id is None:
+            now_ms = int(time.time() * 1000)
+            key = (now_ms, 0) if now_ms > last[0] else (last[0], last[1] + 1)
+        else:
+            key = parse_id(id)
+            if key <= last:
+                raise InvalidInput(f"id {id!r} is not greater than the stream's last id")
+        entry = Entry(f"{key[0]}-{key[1]}", payload)
+        s.keys.append(key)
+        s.entries.append(entry)
+        self._trim(s, maxlen, max_age)
+        s.notify()
+        return entry.id
+
+    @staticmethod
+    def _trim(s: _Stream, maxlen: int | None, max_age: float | None) -> None:
+        drop = 0
+        if maxlen is not None and len(s.keys) > maxlen:
+            drop = len(s.keys) - maxlen
+        if max_age is not None:
+            oldest_ms = int((time.time() - max_age) * 1000)
+            drop = max(drop, bisect.bisect_left(s.keys, (oldest_ms, 0)))
+        if drop:
+            del s.keys[:drop]
+            del s.entries[:drop]
+
+    async def read(self, stream: str, after: str | None = None, limit: int = 1000) -> list[Entry]:
+        s = self._get(stream)
+        start = s.index_after(parse_id(after) if after is not None else None)
+        return s.entries[start : start + limit]
+
+    async def subscribe(self, stream: str, after: str | None = None) -> AsyncIterator[Entry]:
+        s = self._get(stream)
+        position = parse_id(after) if after is not None else None
+        while True:
+            start = s.index_after(position)
+            if start < len(s.entries):
+                batch = s.entries[start:]
+                position = s.keys[-1]
+                for entry in batch:
+                    yield entry
+                continue
+            if s.ended or self._closed:
+                return
+            await s.wake
+
+    async def end(self, stream: str, ttl: float) -> None:
+        s = self._get(stream)
+        s.ended = True
+        s.notify()
+        if s.expiry:
+            s.expiry.cancel()
+        s.expiry = asyncio.get_running_loop().call_later(ttl, self._expire, stream, s)
+
+    def _expire(self, name: str, s: _Stream) -> None:
+        if self._streams.get(name) is s:
+            del self._streams[name]
+
+    async def is_ended(self, stream: str) -> bool:
+        return self._get(stream).ended
+
+    async def last_id(self, stream: str) -> str | None:
+        s = self._get(stream)
+        return s.entries[-1].id if s.entries else None
+
+    async def publish(self, channel: str, payload: bytes) -> None:
+        for queue in self._listeners.get(channel, ()):
+            queue.put_nowait(payload)
+
+    async def listen(self, channel: str) -> AsyncIterator[bytes]:
+        queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._listeners.setdefault(channel, set()).add(queue)
+        try:
+            while (item := await queue.get()) is not None:
+                yield item
+        finally:
+            self._listeners[channel].discard(queue)

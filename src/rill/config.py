@@ -1,0 +1,204 @@
+"""Typed settings: defaults < ``rill.toml`` < ``RILL_*`` environment < command line.
+
+Flat names for the core (``RILL_PORT``, ``RILL_DATABASE_URL``, ``RILL_JWT_SECRET``);
+nested sections use ``__`` (``RILL_HUB__ANONYMOUS=false``). Bots come from
+``[[bots]]`` tables in the TOML file (or ``RILL_BOTS`` as JSON); with none
+configured, the two builtin offline bots are served.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+ProviderKind = Literal["echo", "guide", "openai", "anthropic"]
+
+
+class BotConfig(BaseModel):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
+    name: str
+    description: str = ""
+    provider: ProviderKind
+    model: str = ""
+    system_prompt: str = ""
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    max_tokens: int = Field(default=1024, ge=1, le=200_000)
+    #: How many recent messages of the conversation the model sees.
+    context_messages: int = Field(default=20, ge=1, le=1000)
+    #: Upstream base URL (OpenAI-compatible servers, or a local Anthropic-compatible one).
+    base_url: str | None = None
+    #: Name of the environment variable holding the API key (the key never sits in config).
+    api_key_env: str | None = None
+    #: Builtin bots: seconds between streamed words.
+    pace: float = Field(default=0.03, ge=0, le=10)
+    #: Retries of a failed upstream request before the first token (429/5xx/connect).
+    max_retries: int = Field(default=2, ge=0, le=10)
+
+
+def default_bots() -> list[BotConfig]:
+    return [
+        BotConfig(
+            id="guide",
+            name="Rill Guide",
+            description="Answers questions about SSE and Rill, offline (English, 한국어).",
+            provider="guide",
+            model="guide-bm25",
+            pace=0.02,
+        ),
+        BotConfig(
+            id="echo",
+            name="Echo",
+            description="Streams your message back word by word: for demos and tests.",
+            provider="echo",
+            model="echo",
+            pace=0.03,
+        ),
+    ]
+
+
+class HubSettings(BaseModel):
+    enabled: bool = True
+    #: Let subscribers without a token receive public updates.
+    anonymous: bool = True
+    #: HS256 key for hub tokens; defaults to the chat JWT secret.
+    publisher_jwt_key: SecretStr | None = None
+    subscriber_jwt_key: SecretStr | None = None
+    jwt_public_key: str | None = None
+    jwks_url: str | None = None
+    jwt_algorithms: list[str] = Field(default_factory=lambda: ["HS256", "RS256", "ES256"])
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    #: Updates kept for replay after a reconnect.
+    retention_count: int = Field(default=10_000, ge=0)
+    retention_seconds: float = Field(default=3600, ge=0)
+    heartbeat_seconds: float = Field(default=15, gt=0)
+    subscriptions: bool = False
+    max_topics: int = Field(default=100, ge=1)
+    max_topic_length: int = Field(default=2048, ge=1)
+    max_data_bytes: int = Field(default=1024 * 1024, ge=1)
+    #: Bytes queued for one slow subscriber before it is dropped.
+    max_buffer_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    cookie_name: str = "mercureAuthorization"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="RILL_",
+        env_nested_delimiter="__",
+        extra="ignore",
+        validate_default=True,
+    )
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    data_dir: Path = Path(".rill")
+    #: Default: SQLite under ``data_dir``.
+    database_url: str | None = None
+    broker_url: str = "memory://"
+    #: Identifies this process in the store (crash recovery); default host:pid.
+    node_id: str | None = None
+    log_level: str = "info"
+    #: Serve the built web app from here (default: web/dist next to the package, if built).
+    web_dir: Path | None = None
+
+    # identity
+    jwt_secret: SecretStr | None = None
+    jwt_public_key: str | None = None
+    jwks_url: str | None = None
+    jwt_algorithms: list[str] = Field(default_factory=lambda: ["HS256"])
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    session_cookie: str = "rill_session"
+    #: Mark cookies Secure (set when served over HTTPS).
+    secure_cookies: bool = False
+    #: Lifetime of tokens minted by ``POST /api/session``.
+    session_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=60)
+    cors_origins: list[str] = Field(default_factory=list)
+
+    # chat
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    max_message_chars: int = Field(default=32_000, ge=1)
+    max_concurrent_generations: int = Field(default=3, ge=1)
+    ping_seconds: float = Field(default=15.0, gt=0)
+    retry_ms: int = Field(default=2000, ge=0)
+    checkpoint_seconds: float = Field(default=1.0, gt=0)
+    #: Seconds to wait for the provider's first token, and between tokens.
+    first_token_timeout: float = Field(default=60.0, gt=0)
+    idle_timeout: float = Field(default=60.0, gt=0)
+    #: How long a finished reply's event stream stays in the broker for resumes;
+    #: after that a resume is rebuilt from the stored text.
+    stream_ttl_seconds: float = Field(default=600.0, gt=0)
+    #: SIGTERM: seconds to let in-flight generations finish before marking them.
+    shutdown_grace_seconds: float = Field(default=10.0, ge=0)
+
+    bots: list[BotConfig] = Field(default_factory=default_bots)
+    hub: HubSettings = Field(default_factory=HubSettings)
+
+    @field_validator("bots")
+    @classmethod
+    def _unique_bot_ids(cls, bots: list[BotConfig]) -> list[BotConfig]:
+        ids = [b.id for b in bots]
+        if len(ids) != len(set(ids)):
+            raise ValueError("bot ids must be unique")
+        if not bots:
+            raise ValueError("configure at least one bot")
+        return bots
+
+    @model_validator(mode="after")
+    def _fill_defaults(self) -> Settings:
+        if self.database_url is None:
+            self.database_url = f"sqlite:///{self.data_dir / 'rill.db'}"
+        if self.node_id is None:
+            self.node_id = f"{os.uname().nodename}:{os.getpid()}"
+        return self
+
+    @property
+    def anonymous_sessions(self) -> bool:
+        """Embedded default mode: no identity provider configured, so Rill mints
+        anonymous sessions itself (signed with a key kept under ``data_dir``)."""
+        return self.jwt_secret is None and self.jwt_public_key is None and self.jwks_url is None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_path = _CONFIG_PATH.get("path")
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if toml_path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+        return tuple(sources)
+
+
+# Why: pydantic-settings picks sources per class, not per call; the CLI sets the
+# path just before constructing Settings (see ``load_settings``).
+_CONFIG_PATH: dict[str, Path | None] = {"path": None}
+
+
+def load_settings(config: str | Path | None = None, **overrides: Any) -> Settings:
+    """Build settings from an optional TOML file, the environment, and overrides."""
+    path = Path(config) if config else None
+    if path is None and os.environ.get("RILL_CONFIG"):
+        path = Path(os.environ["RILL_CONFIG"])
+    if path is None and Path("rill.toml").is_file():
+        path = Path("rill.toml")
+    if path is not None and not path.is_file():
+        raise FileNotFoundError(f"config file not found: {path}")
+    _CONFIG_PATH["path"] = path
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    finally:
+        _CONFIG_PATH["path"] = None

@@ -1,0 +1,124 @@
+"""The ``Store`` contract. Every method is safe to call concurrently.
+
+Ownership is enforced here, not only in handlers: every read of a user's data
+takes the user id and answers ``NotFound`` for someone else's records, so a
+handler cannot forget the check.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+from rill.store.models import Conversation, HistoryPage, Message, MessageStatus, Usage, User
+
+
+class Store(ABC):
+    async def start(self) -> None:  # noqa: B027 - optional hook
+        """Connect and apply migrations."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""
+
+    @abstractmethod
+    async def ping(self) -> None:
+        """Raise ``StorageError`` if the store cannot be reached."""
+
+    # users
+    @abstractmethod
+    async def ensure_user(self, user_id: str) -> User:
+        """Return the user, creating it on first sight (JWT subjects arrive unannounced)."""
+
+    # conversations
+    @abstractmethod
+    async def create_conversation(self, user_id: str, chatbot_id: str, title: str = "") -> Conversation:
+        ...
+
+    @abstractmethod
+    async def get_conversation(self, user_id: str, conversation_id: str) -> Conversation:
+        """Raise ``NotFound`` if absent or another user's."""
+
+    @abstractmethod
+    async def latest_conversation(self, user_id: str, chatbot_id: str) -> Conversation | None:
+        """The conversation with this bot the user touched most recently."""
+
+    @abstractmethod
+    async def list_conversations(
+        self, user_id: str, chatbot_id: str | None = None, limit: int = 50
+    ) -> list[Conversation]:
+        """Most recently updated first."""
+
+    @abstractmethod
+    async def delete_conversation(self, user_id: str, conversation_id: str) -> None:
+        """Delete it with its messages. ``NotFound`` if absent or another user's;
+        ``Conflict`` while a reply in it is still streaming."""
+
+    # turns and messages
+    @abstractmethod
+    async def start_turn(
+        self,
+        *,
+        user_id: str,
+        conversation_id: str,
+        user_text: str,
+        max_concurrent: int,
+        node_id: str,
+    ) -> tuple[Message, Message]:
+        """Atomically: check the user has fewer than ``max_concurrent`` replies streaming
+        (else ``TooManyRequests``), store the user's message and an empty assistant
+        message with status ``streaming``. Returns ``(user_message, assistant_message)``."""
+
+    @abstractmethod
+    async def checkpoint(self, message_id: str, content: str) -> None:
+        """Save the text generated so far of a streaming reply."""
+
+    @abstractmethod
+    async def finish_message(
+        self,
+        message_id: str,
+        *,
+        content: str,
+        status: MessageStatus,
+        stop_reason: str | None,
+        usage: Usage | None,
+        final_event_id: str | None,
+        error: str | None = None,
+    ) -> Message:
+        """Finalise a streaming reply. A no-op returning the row if it already ended."""
+
+    @abstractmethod
+    async def get_message(self, user_id: str, message_id: str) -> Message:
+        """Raise ``NotFound`` if absent or another user's."""
+
+    @abstractmethod
+    async def recent_messages(self, conversation_id: str, limit: int) -> list[Message]:
+        """The last ``limit`` messages of a conversation, oldest first (the model's context)."""
+
+    @abstractmethod
+    async def history(
+        self,
+        user_id: str,
+        chatbot_id: str,
+        *,
+        conversation_id: str | None = None,
+        before: str | None = None,
+        limit: int = 20,
+    ) -> HistoryPage:
+        """Cursor pagination by message id (ids are time-ordered): the newest ``limit``
+        messages older than ``before``. Without ``conversation_id``, all of the user's
+        messages with that bot. An unknown or foreign ``before`` is ``NotFound``."""
+
+    @abstractmethod
+    async def history_page(
+        self, user_id: str, chatbot_id: str, *, page: int, page_size: int
+    ) -> list[Message]:
+        """The seed's page-number pagination (page 0 = newest), oldest first in the page."""
+
+    @abstractmethod
+    async def interrupt_streaming(self, node_id: str | None = None) -> int:
+        """Mark replies left ``streaming`` as ``interrupted``, keeping their checkpointed
+        text: all of them (``node_id`` None, embedded start-up) or one dead node's.
+        Returns how many were marked."""
+
+    @abstractmethod
+    async def streaming_nodes(self) -> list[str]:
+        """Node ids that own at least one streaming reply (for dead-node recovery)."""

@@ -1,0 +1,61 @@
+"""Plain records the store hands out. Timestamps are UTC epoch milliseconds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Role = Literal["user", "assistant"]
+MessageStatus = Literal["streaming", "complete", "cancelled", "error", "interrupted"]
+FINAL_STATUSES: frozenset[str] = frozenset({"complete", "cancelled", "error", "interrupted"})
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: str
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    id: str
+    user_id: str
+    chatbot_id: str
+    title: str
+    created_at: int
+    updated_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    id: str
+    conversation_id: str
+    user_id: str
+    chatbot_id: str
+    role: Role
+    content: str
+    status: MessageStatus
+    created_at: int
+    updated_at: int
+    stop_reason: str | None = None
+    usage: Usage | None = None
+    #: The SSE id of the last event the reply's stream carried (set when it ends).
+    final_event_id: str | None = None
+    #: The node generating this reply while it streams (for crash recovery).
+    node_id: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPage:
+    #: Oldest first within the page; the page itself is the newest not yet seen.
+    messages: list[Message] = field(default_factory=list)
+    has_more: bool = False
+    #: Pass as ``before`` to get the next (older) page; None when there is none.
+    next_cursor: str | None = None

@@ -1,0 +1,380 @@
+"""The SQL every relational store shares, written once with ``$n`` placeholders.
+
+Subclasses supply an ``Executor`` (how to run a statement, how to open a
+transaction) and a few dialect strings; the queries live here so SQLite and
+PostgreSQL cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Protocol
+
+from rill.errors import Conflict, NotFound, TooManyRequests
+from rill.ids import new_id, now_ms
+from rill.store.base import Store
+from rill.store.migrations import MIGRATIONS
+from rill.store.models import (
+    Conversation,
+    HistoryPage,
+    Message,
+    MessageStatus,
+    Usage,
+    User,
+)
+
+# A row as the driver returns it; positional, in the order of the SELECT list.
+Row = Sequence[Any]
+
+MESSAGE_COLUMNS = (
+    "id, conversation_id, user_id, chatbot_id, role, content, status, created_at, updated_at, "
+    "stop_reason, input_tokens, output_tokens, final_event_id, node_id, error"
+)
+CONVERSATION_COLUMNS = "id, user_id, chatbot_id, title, created_at, updated_at"
+TITLE_LENGTH = 80
+
+
+class Executor(Protocol):
+    async def fetch_all(self, sql: str, *args: Any) -> list[Row]: ...
+    async def fetch_one(self, sql: str, *args: Any) -> Row | None: ...
+    async def execute(self, sql: str, *args: Any) -> None: ...
+
+
+def _message(row: Row) -> Message:
+    usage = None if row[10] is None else Usage(int(row[10]), int(row[11] or 0))
+    return Message(
+        id=row[0],
+        conversation_id=row[1],
+        user_id=row[2],
+        chatbot_id=row[3],
+        role=row[4],
+        content=row[5],
+        status=row[6],
+        created_at=int(row[7]),
+        updated_at=int(row[8]),
+        stop_reason=row[9],
+        usage=usage,
+        final_event_id=row[12],
+        node_id=row[13],
+        error=row[14],
+    )
+
+
+def _conversation(row: Row) -> Conversation:
+    return Conversation(row[0], row[1], row[2], row[3], int(row[4]), int(row[5]))
+
+
+class SQLStore(Store):
+    #: Locks the user's row for the rest of the transaction (None where the engine
+    #: already serialises write transactions, as SQLite's BEGIN IMMEDIATE does).
+    lock_user_sql: str | None = None
+
+    @abstractmethod
+    def _db(self) -> Executor:
+        """An executor for single statements outside a transaction."""
+
+    @abstractmethod
+    def _transaction(self) -> AbstractAsyncContextManager[Executor]:
+        """An executor whose statements commit together, or not at all."""
+
+    @abstractmethod
+    def _migration_lock(self) -> AbstractAsyncContextManager[Executor]:
+        """A transaction that also keeps other nodes from migrating at the same time."""
+
+    async def _migrate(self) -> None:
+        async with self._migration_lock() as tx:
+            await tx.execute(
+                "CREATE TABLE IF NOT EXISTS rill_schema "
+                "(version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)"
+            )
+            rows = await tx.fetch_all("SELECT version FROM rill_schema")
+            applied = {int(r[0]) for r in rows}
+            for version, statements in MIGRATIONS:
+                if version in applied:
+                    continue
+                for statement in statements:
+                    await tx.execute(statement)
+                await tx.execute(
+                    "INSERT INTO rill_schema (version, applied_at) VALUES ($1, $2)",
+                    version,
+                    now_ms(),
+                )
+
+    async def ping(self) -> None:
+        await self._db().fetch_one("SELECT 1")
+
+    # users
+    async def ensure_user(self, user_id: str) -> User:
+        db = self._db()
+        await db.execute(
+            "INSERT INTO users (id, created_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
+            user_id,
+            now_ms(),
+        )
+        row = await db.fetch_one("SELECT id, created_at FROM users WHERE id = $1", user_id)
+        assert row is not None
+        return User(row[0], int(row[1]))
+
+    # conversations
+    async def create_conversation(
+        self, user_id: str, chatbot_id: str, title: str = ""
+    ) -> Conversation:
+        await self.ensure_user(user_id)
+        now = now_ms()
+        conv = Conversation(new_id("conv"), user_id, chatbot_id, title[:TITLE_LENGTH], now, now)
+        await self._db().execute(
+            f"INSERT INTO conversations ({CONVERSATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)",
+            conv.id,
+            conv.user_id,
+            conv.chatbot_id,
+            conv.title,
+            conv.created_at,
+            conv.updated_at,
+        )
+        return conv
+
+    async def get_conversation(self, user_id: str, conversation_id: str) -> Conversation:
+        row = await self._db().fetch_one(
+            f"SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = $1 AND user_id = $2",
+            conversation_id,
+            user_id,
+        )
+        if row is None:
+            raise NotFound("no such conversation", conversation_id=conversation_id)
+        return _conversation(row)
+
+    async def latest_conversation(self, user_id: str, chatbot_id: str) -> Conversation | None:
+        row = await self._db().fetch_one(
+            f"SELECT {CONVERSATION_COLUMNS} FROM conversations "
+            "WHERE user_id = $1 AND chatbot_id = $2 ORDER BY updated_at DESC, id DESC LIMIT 1",
+            user_id,
+            chatbot_id,
+        )
+        return None if row is None else _conversation(row)
+
+    async def list_conversations(
+        self, user_id: str, chatbot_id: str | None = None, limit: int = 50
+    ) -> list[Conversation]:
+        if chatbot_id is None:
+            rows = await self._db().fetch_all(
+                f"SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE user_id = $1 "
+                "ORDER BY updated_at DESC, id DESC LIMIT $2",
+                user_id,
+                limit,
+            )
+        else:
+            rows = await self._db().fetch_all(
+                f"SELECT {CONVERSATION_COLUMNS} FROM conversations "
+                "WHERE user_id = $1 AND chatbot_id = $2 ORDER BY updated_at DESC, id DESC LIMIT $3",
+                user_id,
+                chatbot_id,
+                limit,
+            )
+        return [_conversation(r) for r in rows]
+
+    async def delete_conversation(self, user_id: str, conversation_id: str) -> None:
+        async with self._transaction() as tx:
+            row = await tx.fetch_one(
+                "SELECT id FROM conversations WHERE id = $1 AND user_id = $2",
+                conversation_id,
+                user_id,
+            )
+            if row is None:
+                raise NotFound("no such conversation", conversation_id=conversation_id)
+            streaming = await tx.fetch_one(
+                "SELECT id FROM messages WHERE conversation_id = $1 AND status = 'streaming' "
+                "LIMIT 1",
+                conversation_id,
+            )
+            if streaming is not None:
+                raise Conflict(
+                    "a reply in this conversation is still streaming; cancel it first",
+                    message_id=streaming[0],
+                )
+            await tx.execute("DELETE FROM messages WHERE conversation_id = $1", conversation_id)
+            await tx.execute("DELETE FROM conversations WHERE id = $1", conversation_id)
+
+    # turns and messages
+    async def start_turn(
+        self,
+        *,
+        user_id: str,
+        conversation_id: str,
+        user_text: str,
+        max_concurrent: int,
+        node_id: str,
+    ) -> tuple[Message, Message]:
+        async with self._transaction() as tx:
+            if self.lock_user_sql:
+                await tx.fetch_one(self.lock_user_sql, user_id)
+            row = await tx.fetch_one(
+                "SELECT count(*) FROM messages WHERE user_id = $1 AND status = 'streaming'",
+                user_id,
+            )
+            if row is not None and int(row[0]) >= max_concurrent:
+                raise TooManyRequests(
+                    f"you already have {max_concurrent} replies generating; "
+                    "wait for one to finish or cancel it",
+                    retry_after=1,
+                )
+            conv_row = await tx.fetch_one(
+                f"SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = $1 AND user_id = $2",
+                conversation_id,
+                user_id,
+            )
+            if conv_row is None:
+                raise NotFound("no such conversation", conversation_id=conversation_id)
+            conv = _conversation(conv_row)
+            now = now_ms()
+            user_msg = Message(
+                new_id("msg"), conv.id, user_id, conv.chatbot_id, "user", user_text,
+                "complete", now, now,
+            )
+            bot_msg = Message(
+                new_id("msg"), conv.id, user_id, conv.chatbot_id, "assistant", "",
+                "streaming", now, now, node_id=node_id,
+            )
+            for m in (user_msg, bot_msg):
+                await tx.execute(
+                    "INSERT INTO messages (id, conversation_id, user_id, chatbot_id, role, "
+                    "content, status, created_at, updated_at, node_id) "
+                    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                    m.id, m.conversation_id, m.user_id, m.chatbot_id, m.role,
+                    m.content, m.status, m.created_at, m.updated_at, m.node_id,
+                )
+            title = conv.title or " ".join(user_text.split())[:TITLE_LENGTH]
+            await tx.execute(
+                "UPDATE conversations SET updated_at = $1, title = $2 WHERE id = $3",
+                now, title, conv.id,
+            )
+        return user_msg, bot_msg
+
+    async def checkpoint(self, message_id: str, content: str) -> None:
+        await self._db().execute(
+            "UPDATE messages SET content = $1, updated_at = $2 "
+            "WHERE id = $3 AND status = 'streaming'",
+            content, now_ms(), message_id,
+        )
+
+    async def finish_message(
+        self,
+        message_id: str,
+        *,
+        content: str,
+        status: MessageStatus,
+        stop_reason: str | None,
+        usage: Usage | None,
+        final_event_id: str | None,
+        error: str | None = None,
+    ) -> Message:
+        db = self._db()
+        await db.execute(
+            "UPDATE messages SET content = $1, status = $2, stop_reason = $3, "
+            "input_tokens = $4, output_tokens = $5, final_event_id = $6, error = $7, "
+            "updated_at = $8 WHERE id = $9 AND status = 'streaming'",
+            content, status, stop_reason,
+            None if usage is None else usage.input_tokens,
+            None if usage is None else usage.output_tokens,
+            final_event_id, error, now_ms(), message_id,
+        )
+        row = await db.fetch_one(f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = $1", message_id)
+        if row is None:
+            raise NotFound("no such message", message_id=message_id)
+        return _message(row)
+
+    async def get_message(self, user_id: str, message_id: str) -> Message:
+        row = await self._db().fetch_one(
+            f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = $1 AND user_id = $2",
+            message_id,
+            user_id,
+        )
+        if row is None:
+            raise NotFound("no such message", message_id=message_id)
+        return _message(row)
+
+    async def recent_messages(self, conversation_id: str, limit: int) -> list[Message]:
+        rows = await self._db().fetch_all(
+            f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 "
+            "ORDER BY id DESC LIMIT $2",
+            conversation_id,
+            limit,
+        )
+        return [_message(r) for r in reversed(rows)]
+
+    async def history(
+        self,
+        user_id: str,
+        chatbot_id: str,
+        *,
+        conversation_id: str | None = None,
+        before: str | None = None,
+        limit: int = 20,
+    ) -> HistoryPage:
+        if before is not None:
+            await self.get_message(user_id, before)
+        scope, args = self._history_scope(user_id, chatbot_id, conversation_id)
+        cursor = ""
+        if before is not None:
+            cursor = f" AND id < ${len(args) + 1}"
+            args.append(before)
+        args.append(limit + 1)
+        rows = await self._db().fetch_all(
+            f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE {scope}{cursor} "
+            f"ORDER BY id DESC LIMIT ${len(args)}",
+            *args,
+        )
+        has_more = len(rows) > limit
+        page = [_message(r) for r in reversed(rows[:limit])]
+        return HistoryPage(page, has_more, page[0].id if has_more and page else None)
+
+    @staticmethod
+    def _history_scope(
+        user_id: str, chatbot_id: str, conversation_id: str | None
+    ) -> tuple[str, list[Any]]:
+        if conversation_id is None:
+            return "user_id = $1 AND chatbot_id = $2", [user_id, chatbot_id]
+        return (
+            "conversation_id = $1 AND user_id = $2 AND chatbot_id = $3",
+            [conversation_id, user_id, chatbot_id],
+        )
+
+    async def history_page(
+        self, user_id: str, chatbot_id: str, *, page: int, page_size: int
+    ) -> list[Message]:
+        rows = await self._db().fetch_all(
+            f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE user_id = $1 AND chatbot_id = $2 "
+            "ORDER BY id DESC LIMIT $3 OFFSET $4",
+            user_id,
+            chatbot_id,
+            page_size,
+            page * page_size,
+        )
+        return [_message(r) for r in reversed(rows)]
+
+    async def interrupt_streaming(self, node_id: str | None = None) -> int:
+        if node_id is None:
+            scope, args = "status = 'streaming'", []
+        else:
+            scope, args = "status = 'streaming' AND node_id = $2", [node_id]
+        async with self._transaction() as tx:
+            rows = await tx.fetch_all(
+                f"SELECT id FROM messages WHERE {scope.replace('$2', '$1')}", *args
+            )
+            await tx.execute(
+                "UPDATE messages SET status = 'interrupted', stop_reason = 'interrupted', "
+                f"updated_at = $1 WHERE {scope}",
+                now_ms(),
+                *args,
+            )
+        return len(rows)
+
+    async def streaming_nodes(self) -> list[str]:
+        rows = await self._db().fetch_all(
+            "SELECT DISTINCT node_id FROM messages WHERE status = 'streaming' "
+            "AND node_id IS NOT NULL"
+        )
+        return [r[0] for r in rows]
+
+

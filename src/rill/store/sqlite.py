@@ -1,0 +1,163 @@
+"""The embedded store: SQLite in WAL mode through aiosqlite.
+
+One writer connection behind an ``asyncio.Lock`` (SQLite has a single writer
+anyway, and a transaction must not interleave with another coroutine's
+statements on the same connection) and one reader connection, which in WAL
+mode never waits for the writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from rill.errors import StorageError
+from rill.store.sql import Executor, Row, SQLStore
+
+# Why: SQLite accepts ``?NNN`` numbered parameters, so the shared ``$n`` SQL
+# needs only this rewrite, done once per distinct statement.
+_PLACEHOLDER = re.compile(r"\$(\d+)")
+
+
+def _sqlite_sql(sql: str, _cache: dict[str, str] = {}) -> str:  # noqa: B006 - a deliberate memo
+    out = _cache.get(sql)
+    if out is None:
+        out = _cache[sql] = _PLACEHOLDER.sub(r"?\1", sql)
+    return out
+
+
+class _Conn:
+    """Adapts an aiosqlite connection to the ``Executor`` protocol."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def fetch_all(self, sql: str, *args: Any) -> list[Row]:
+        try:
+            async with self._conn.execute(_sqlite_sql(sql), args) as cur:
+                return list(await cur.fetchall())
+        except sqlite3.Error as exc:
+            raise StorageError(f"sqlite: {exc}") from exc
+
+    async def fetch_one(self, sql: str, *args: Any) -> Row | None:
+        try:
+            async with self._conn.execute(_sqlite_sql(sql), args) as cur:
+                row = await cur.fetchone()
+                return None if row is None else tuple(row)
+        except sqlite3.Error as exc:
+            raise StorageError(f"sqlite: {exc}") from exc
+
+    async def execute(self, sql: str, *args: Any) -> None:
+        try:
+            await self._conn.execute(_sqlite_sql(sql), args)
+        except sqlite3.Error as exc:
+            raise StorageError(f"sqlite: {exc}") from exc
+
+
+class _Writer(_Conn):
+    """Single statements on the writer connection, serialised with transactions."""
+
+    def __init__(self, conn: aiosqlite.Connection, lock: asyncio.Lock) -> None:
+        super().__init__(conn)
+        self._lock = lock
+
+    async def fetch_all(self, sql: str, *args: Any) -> list[Row]:
+        async with self._lock:
+            return await super().fetch_all(sql, *args)
+
+    async def fetch_one(self, sql: str, *args: Any) -> Row | None:
+        async with self._lock:
+            return await super().fetch_one(sql, *args)
+
+    async def execute(self, sql: str, *args: Any) -> None:
+        async with self._lock:
+            await super().execute(sql, *args)
+
+
+class _Router:
+    """Reads go to the reader connection, everything else to the writer."""
+
+    def __init__(self, reader: _Conn, writer: _Writer) -> None:
+        self._reader = reader
+        self._writer = writer
+
+    async def fetch_all(self, sql: str, *args: Any) -> list[Row]:
+        target = self._reader if sql.lstrip().startswith("SELECT") else self._writer
+        return await target.fetch_all(sql, *args)
+
+    async def fetch_one(self, sql: str, *args: Any) -> Row | None:
+        target = self._reader if sql.lstrip().startswith("SELECT") else self._writer
+        return await target.fetch_one(sql, *args)
+
+    async def execute(self, sql: str, *args: Any) -> None:
+        await self._writer.execute(sql, *args)
+
+
+class SQLiteStore(SQLStore):
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self._lock = asyncio.Lock()
+        self._writer_conn: aiosqlite.Connection | None = None
+        self._reader_conn: aiosqlite.Connection | None = None
+        self._router: _Router | None = None
+
+    async def _connect(self) -> aiosqlite.Connection:
+        conn = await aiosqlite.connect(self.path, isolation_level=None)
+        await conn.execute("PRAGMA journal_mode=WAL")
+        # Why: NORMAL in WAL mode is durable against process crashes (the case
+        # we test with SIGKILL); only an OS crash may lose the last commits.
+        await conn.execute("PRAGMA synchronous=NORMAL")
+        await conn.execute("PRAGMA foreign_keys=ON")
+        await conn.execute("PRAGMA busy_timeout=5000")
+        return conn
+
+    async def start(self) -> None:
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._writer_conn = await self._connect()
+            await self._migrate()
+            # An in-memory database is private to its connection: read through the writer.
+            self._reader_conn = (
+                self._writer_conn if self.path == ":memory:" else await self._connect()
+            )
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot open SQLite database {self.path}: {exc}") from exc
+        writer = _Writer(self._writer_conn, self._lock)
+        reader = writer if self._reader_conn is self._writer_conn else _Conn(self._reader_conn)
+        self._router = _Router(reader, writer)
+
+    async def close(self) -> None:
+        for conn in {id(c): c for c in (self._reader_conn, self._writer_conn) if c}.values():
+            await conn.close()
+        self._reader_conn = self._writer_conn = None
+        self._router = None
+
+    def _db(self) -> Executor:
+        if self._router is None:
+            raise StorageError("store is not started")
+        return self._router
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[Executor]:
+        if self._writer_conn is None:
+            raise StorageError("store is not started")
+        async with self._lock:
+            conn = _Conn(self._writer_conn)
+            await conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                await self._writer_conn.rollback()
+                raise
+            await conn.execute("COMMIT")
+
+    def _migration_lock(self) -> Any:
+        return self._transaction()
