@@ -41,9 +41,12 @@ class SSEDecoder:
 
     def feed(self, chunk: bytes) -> list[ServerSentEvent]:
         self.comments = []
-        if self._skip_lf and chunk[:1] == b"\n":
-            chunk = chunk[1:]
-        self._skip_lf = False
+        # Why: an empty chunk (an idle read) between the CR and the LF of one CRLF
+        # must not forget the pending CR, or the LF would dispatch the event early.
+        if self._skip_lf and chunk:
+            if chunk[:1] == b"\n":
+                chunk = chunk[1:]
+            self._skip_lf = False
         self._buffer += chunk
         if self._at_start:
             if len(self._buffer) < len(_BOM) and _BOM.startswith(bytes(self._buffer)):
@@ -95,12 +98,10 @@ class SSEDecoder:
             self._event = value
         elif field == "data":
             self._data.append(value)
-        elif field == "id":
-            if "\x00" not in value:
-                self._id_buffer = value
-        elif field == "retry":
-            if value and value.isascii() and value.isdigit():
-                self.retry = int(value)
+        elif field == "id" and "\x00" not in value:
+            self._id_buffer = value
+        elif field == "retry" and value.isascii() and value.isdigit():
+            self.retry = int(value)
         return None
 
     def _dispatch(self) -> ServerSentEvent | None:
