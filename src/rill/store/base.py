@@ -59,13 +59,18 @@ class Store(ABC):
         *,
         user_id: str,
         conversation_id: str,
-        user_text: str,
+        user_text: str | None,
         max_concurrent: int,
         node_id: str,
-    ) -> tuple[Message, Message]:
+        replace_last_reply: bool = False,
+    ) -> tuple[Message | None, Message]:
         """Atomically: check the user has fewer than ``max_concurrent`` replies streaming
-        (else ``TooManyRequests``), store the user's message and an empty assistant
-        message with status ``streaming``. Returns ``(user_message, assistant_message)``."""
+        (else ``TooManyRequests``), store the user's message (unless ``user_text`` is
+        None) and an empty assistant message with status ``streaming``.
+
+        ``replace_last_reply`` (regenerate): the conversation's last message must be a
+        finished assistant reply (else ``Conflict``); it is deleted in the same
+        transaction. Returns ``(user_message or None, assistant_message)``."""
 
     @abstractmethod
     async def checkpoint(self, message_id: str, content: str) -> None:

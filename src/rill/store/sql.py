@@ -202,10 +202,11 @@ class SQLStore(Store):
         *,
         user_id: str,
         conversation_id: str,
-        user_text: str,
+        user_text: str | None,
         max_concurrent: int,
         node_id: str,
-    ) -> tuple[Message, Message]:
+        replace_last_reply: bool = False,
+    ) -> tuple[Message | None, Message]:
         async with self._transaction() as tx:
             if self.lock_user_sql:
                 await tx.fetch_one(self.lock_user_sql, user_id)
@@ -227,16 +228,22 @@ class SQLStore(Store):
             if conv_row is None:
                 raise NotFound("no such conversation", conversation_id=conversation_id)
             conv = _conversation(conv_row)
+            if replace_last_reply:
+                await self._delete_last_reply(tx, conv.id)
             now = now_ms()
-            user_msg = Message(
-                new_id("msg"), conv.id, user_id, conv.chatbot_id, "user", user_text,
-                "complete", now, now,
-            )
+            user_msg = None
+            if user_text is not None:
+                user_msg = Message(
+                    new_id("msg"), conv.id, user_id, conv.chatbot_id, "user", user_text,
+                    "complete", now, now,
+                )
             bot_msg = Message(
                 new_id("msg"), conv.id, user_id, conv.chatbot_id, "assistant", "",
                 "streaming", now, now, node_id=node_id,
             )
             for m in (user_msg, bot_msg):
+                if m is None:
+                    continue
                 await tx.execute(
                     "INSERT INTO messages (id, conversation_id, user_id, chatbot_id, role, "
                     "content, status, created_at, updated_at, node_id) "
@@ -244,12 +251,26 @@ class SQLStore(Store):
                     m.id, m.conversation_id, m.user_id, m.chatbot_id, m.role,
                     m.content, m.status, m.created_at, m.updated_at, m.node_id,
                 )
-            title = conv.title or " ".join(user_text.split())[:TITLE_LENGTH]
+            title = conv.title or " ".join((user_text or "").split())[:TITLE_LENGTH]
             await tx.execute(
                 "UPDATE conversations SET updated_at = $1, title = $2 WHERE id = $3",
                 now, title, conv.id,
             )
         return user_msg, bot_msg
+
+    @staticmethod
+    async def _delete_last_reply(tx: Executor, conversation_id: str) -> None:
+        last = await tx.fetch_one(
+            "SELECT id, role, status FROM messages WHERE conversation_id = $1 "
+            "ORDER BY id DESC LIMIT 1",
+            conversation_id,
+        )
+        if last is None or last[1] != "assistant" or last[2] == "streaming":
+            raise Conflict(
+                "there is no finished reply to regenerate in this conversation",
+                conversation_id=conversation_id,
+            )
+        await tx.execute("DELETE FROM messages WHERE id = $1", last[0])
 
     async def checkpoint(self, message_id: str, content: str) -> None:
         await self._db().execute(
