@@ -1,0 +1,120 @@
+"""The shared store: PostgreSQL through an asyncpg connection pool.
+
+The queries are ``SQLStore``'s, unchanged (asyncpg speaks ``$n`` natively).
+What this module adds is how several nodes share one database safely:
+migrations run under a transaction-scoped advisory lock, so nodes starting at
+once migrate once, and ``start_turn`` locks the user's row, so the per-user
+limit on concurrent replies holds however many nodes start turns at once.
+
+Any query-string parameter asyncpg does not know becomes a server setting, so
+``postgresql://…/db?search_path=tenant`` selects a schema.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]  # ships no type information
+
+from rill.errors import StorageError
+from rill.store.sql import Executor, Row, SQLStore
+
+# Why these: a server gone away, a query refused, a pool closed, a timeout;
+# each is "the store failed" to callers, never a 500 with a driver trace.
+_DRIVER_ERRORS: tuple[type[BaseException], ...] = (
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    OSError,
+    asyncio.TimeoutError,
+)
+#: Arbitrary but fixed: every node takes the same advisory lock to migrate.
+_MIGRATION_LOCK_KEY = 0x72696C6C  # "rill"
+
+
+def _storage_error(exc: BaseException) -> StorageError:
+    return StorageError(f"postgresql: {type(exc).__name__}: {exc}")
+
+
+class _Conn:
+    """Adapts an asyncpg connection or pool (same query methods) to ``Executor``."""
+
+    __slots__ = ("_target",)
+
+    def __init__(self, target: Any) -> None:  # Any: asyncpg is untyped
+        self._target = target
+
+    async def fetch_all(self, sql: str, *args: Any) -> list[Row]:
+        try:
+            return list(await self._target.fetch(sql, *args))
+        except _DRIVER_ERRORS as exc:
+            raise _storage_error(exc) from exc
+
+    async def fetch_one(self, sql: str, *args: Any) -> Row | None:
+        try:
+            row: Row | None = await self._target.fetchrow(sql, *args)
+        except _DRIVER_ERRORS as exc:
+            raise _storage_error(exc) from exc
+        return row
+
+    async def execute(self, sql: str, *args: Any) -> None:
+        try:
+            await self._target.execute(sql, *args)
+        except _DRIVER_ERRORS as exc:
+            raise _storage_error(exc) from exc
+
+
+class PostgresStore(SQLStore):
+    # Why NO KEY UPDATE rather than UPDATE: it serialises start_turn per user just
+    # the same, but does not block the KEY SHARE locks that inserting a row which
+    # references the user (a new conversation) takes.
+    lock_user_sql = "SELECT id FROM users WHERE id = $1 FOR NO KEY UPDATE"
+
+    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10) -> None:
+        self.url = url
+        self.min_size = min_size
+        self.max_size = max_size
+        self._pool: Any = None  # asyncpg.Pool; Any because asyncpg is untyped
+        self._executor: _Conn | None = None
+
+    async def start(self) -> None:
+        try:
+            self._pool = await asyncpg.create_pool(
+                self.url,
+                min_size=self.min_size,
+                max_size=self.max_size,
+                timeout=10,
+                command_timeout=30,
+            )
+        except _DRIVER_ERRORS as exc:
+            raise StorageError(f"cannot connect to PostgreSQL: {exc}") from exc
+        self._executor = _Conn(self._pool)
+        await self._migrate()
+
+    async def close(self) -> None:
+        pool, self._pool, self._executor = self._pool, None, None
+        if pool is not None:
+            await pool.close()
+
+    def _db(self) -> Executor:
+        if self._executor is None:
+            raise StorageError("store is not started")
+        return self._executor
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[Executor]:
+        if self._pool is None:
+            raise StorageError("store is not started")
+        try:
+            async with self._pool.acquire() as conn, conn.transaction():
+                yield _Conn(conn)
+        except _DRIVER_ERRORS as exc:
+            raise _storage_error(exc) from exc
+
+    @asynccontextmanager
+    async def _migration_lock(self) -> AsyncIterator[Executor]:
+        async with self._transaction() as tx:
+            await tx.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK_KEY)
+            yield tx

@@ -1,0 +1,394 @@
+"""The ``Broker`` contract, run unchanged against every implementation."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator
+
+import pytest
+
+from rill.broker.base import Broker, Entry, StreamMissing, compare_ids, parse_id
+from rill.errors import InvalidInput
+
+PROBE = b"__probe__"
+
+
+async def collect(broker: Broker, stream: str, after: str | None = None) -> list[Entry]:
+    return [entry async for entry in broker.subscribe(stream, after)]
+
+
+async def wait_live(task: asyncio.Task[list[Entry]], delay: float = 0.1) -> None:
+    """Give a subscriber time to finish replay and go live (it must not matter)."""
+    await asyncio.sleep(delay)
+    assert not task.done(), task
+
+
+def ids_of(entries: list[Entry]) -> list[str]:
+    return [e.id for e in entries]
+
+
+def assert_increasing(ids: list[str]) -> None:
+    for a, b in zip(ids, ids[1:], strict=False):
+        assert compare_ids(a, b) < 0, (a, b)
+
+
+# appends and ids
+
+
+async def test_auto_ids_increase_and_read_returns_everything_in_order(broker: Broker) -> None:
+    ids = [await broker.append("s", f"p{i}".encode()) for i in range(50)]
+    assert_increasing(ids)
+    for entry_id in ids:
+        parse_id(entry_id)
+    entries = await broker.read("s")
+    assert ids_of(entries) == ids
+    assert [e.payload for e in entries] == [f"p{i}".encode() for i in range(50)]
+
+
+async def test_explicit_ids_are_kept(broker: Broker) -> None:
+    assert await broker.append("s", b"a", id="5-1") == "5-1"
+    assert await broker.append("s", b"b", id="5-2") == "5-2"
+    assert await broker.append("s", b"c", id="7") == "7-0"
+    assert ids_of(await broker.read("s")) == ["5-1", "5-2", "7-0"]
+
+
+async def test_auto_id_after_an_explicit_future_id_still_increases(broker: Broker) -> None:
+    future = "99999999999999-5"
+    await broker.append("s", b"a", id=future)
+    auto = await broker.append("s", b"b")
+    assert compare_ids(auto, future) > 0
+
+
+@pytest.mark.parametrize("stale", ["5-2", "5-1", "4-9", "0-1"])
+async def test_explicit_id_not_greater_is_invalid(broker: Broker, stale: str) -> None:
+    await broker.append("s", b"a", id="5-2")
+    with pytest.raises(InvalidInput):
+        await broker.append("s", b"b", id=stale)
+    assert ids_of(await broker.read("s")) == ["5-2"]
+
+
+async def test_zero_id_is_invalid_on_a_new_stream(broker: Broker) -> None:
+    with pytest.raises(InvalidInput):
+        await broker.append("s", b"a", id="0-0")
+
+
+@pytest.mark.parametrize("bad", ["", "abc", "-1", "1-", "1-x", "1-2-3", " 1-2", "+1-0", "1.5"])
+async def test_malformed_ids_are_invalid(broker: Broker, bad: str) -> None:
+    with pytest.raises(InvalidInput):
+        await broker.append("s", b"a", id=bad)
+    await broker.append("s", b"a")
+    with pytest.raises(InvalidInput):
+        await broker.read("s", after=bad)
+
+
+async def test_streams_are_independent(broker: Broker) -> None:
+    await broker.append("a", b"1", id="1-0")
+    await broker.append("b", b"2", id="1-0")
+    assert [e.payload for e in await broker.read("a")] == [b"1"]
+    assert [e.payload for e in await broker.read("b")] == [b"2"]
+
+
+async def test_payloads_are_opaque_bytes(broker: Broker) -> None:
+    payloads = [b"", b"\x00\xff\r\n", "한국어 텍스트".encode(), b"x" * 100_000]
+    for p in payloads:
+        await broker.append("s", p)
+    assert [e.payload for e in await broker.read("s")] == payloads
+
+
+# read
+
+
+async def test_read_after_and_limit(broker: Broker) -> None:
+    ids = [await broker.append("s", b"x", id=f"{i}-0") for i in range(1, 11)]
+    assert ids_of(await broker.read("s", after=ids[3])) == ids[4:]
+    assert ids_of(await broker.read("s", after=ids[3], limit=2)) == ids[4:6]
+    assert ids_of(await broker.read("s", limit=3)) == ids[:3]
+    assert await broker.read("s", after=ids[-1]) == []
+    # "after" need not be an existing id.
+    assert ids_of(await broker.read("s", after="4-5")) == ids[4:]
+    assert ids_of(await broker.read("s", after="0")) == ids
+
+
+async def test_read_missing_stream(broker: Broker) -> None:
+    with pytest.raises(StreamMissing):
+        await broker.read("nope")
+
+
+# last_id and is_ended
+
+
+async def test_last_id(broker: Broker) -> None:
+    with pytest.raises(StreamMissing):
+        await broker.last_id("s")
+    await broker.append("s", b"a", id="3-0")
+    assert await broker.last_id("s") == "3-0"
+    last = await broker.append("s", b"b")
+    assert await broker.last_id("s") == last
+    await broker.end("s", ttl=60)
+    assert await broker.last_id("s") == last
+
+
+async def test_end_and_is_ended(broker: Broker) -> None:
+    with pytest.raises(StreamMissing):
+        await broker.is_ended("s")
+    with pytest.raises(StreamMissing):
+        await broker.end("s", ttl=60)
+    await broker.append("s", b"a")
+    assert await broker.is_ended("s") is False
+    await broker.end("s", ttl=60)
+    assert await broker.is_ended("s") is True
+    with pytest.raises(InvalidInput):
+        await broker.append("s", b"late")
+    with pytest.raises(InvalidInput):
+        await broker.append("s", b"late", id="99999999999999-0")
+    # Ending twice is harmless; readers never see an end marker.
+    await broker.end("s", ttl=60)
+    assert [e.payload for e in await broker.read("s")] == [b"a"]
+
+
+async def test_ended_stream_expires_after_ttl(broker: Broker) -> None:
+    await broker.append("s", b"a")
+    await broker.end("s", ttl=0.2)
+    assert [e.payload for e in await broker.read("s")] == [b"a"]
+    await asyncio.sleep(0.6)
+    with pytest.raises(StreamMissing):
+        await broker.read("s")
+    with pytest.raises(StreamMissing):
+        await broker.is_ended("s")
+    with pytest.raises(StreamMissing):
+        await collect(broker, "s")
+
+
+# retention
+
+
+async def test_maxlen_keeps_at_least_the_newest(broker: Broker) -> None:
+    ids = [await broker.append("s", b"x", maxlen=10) for _ in range(300)]
+    kept = ids_of(await broker.read("s"))
+    assert kept[-10:] == ids[-10:]
+    assert len(kept) < 300, "maxlen never trimmed"
+    assert kept == ids[-len(kept) :], "trimming must drop the oldest, contiguously"
+
+
+async def test_max_age_drops_old_entries_and_keeps_recent_ones(broker: Broker) -> None:
+    # Explicit ids whose ms part is 1970: far older than any bound.
+    for i in range(300):
+        await broker.append("s", b"old", id=f"{1000 + i}-0")
+    recent = [await broker.append("s", b"new", max_age=60) for _ in range(5)]
+    kept = ids_of(await broker.read("s"))
+    assert kept[-5:] == recent
+    assert len(kept) < 305, "max_age never trimmed"
+
+
+async def test_max_age_never_drops_entries_inside_the_bound(broker: Broker) -> None:
+    ids = [await broker.append("s", b"x", max_age=3600, maxlen=1000) for _ in range(50)]
+    assert ids_of(await broker.read("s")) == ids
+
+
+# subscribe
+
+
+async def test_subscribe_missing_stream(broker: Broker) -> None:
+    with pytest.raises(StreamMissing):
+        await collect(broker, "nope")
+
+
+async def test_subscribe_replays_then_follows_until_end(broker: Broker) -> None:
+    first = [await broker.append("s", f"r{i}".encode()) for i in range(3)]
+    task = asyncio.create_task(collect(broker, "s"))
+    await wait_live(task)
+    live = [await broker.append("s", f"l{i}".encode()) for i in range(3)]
+    await broker.end("s", ttl=60)
+    got = await asyncio.wait_for(task, 5)
+    assert ids_of(got) == first + live
+    assert [e.payload for e in got] == [b"r0", b"r1", b"r2", b"l0", b"l1", b"l2"]
+
+
+async def test_subscribe_after_an_id(broker: Broker) -> None:
+    ids = [await broker.append("s", b"x", id=f"{i}-1") for i in range(1, 6)]
+    await broker.end("s", ttl=60)
+    assert ids_of(await asyncio.wait_for(collect(broker, "s", after=ids[1]), 5)) == ids[2:]
+    assert await asyncio.wait_for(collect(broker, "s", after=ids[-1]), 5) == []
+
+
+async def test_subscribe_to_an_ended_stream_replays_and_stops(broker: Broker) -> None:
+    ids = [await broker.append("s", b"x") for _ in range(3)]
+    await broker.end("s", ttl=60)
+    assert ids_of(await asyncio.wait_for(collect(broker, "s"), 5)) == ids
+
+
+async def test_subscribe_replays_more_than_a_batch(broker: Broker) -> None:
+    ids = [await broker.append("s", b"x", id=f"{i}-0") for i in range(1, 1302)]
+    await broker.end("s", ttl=60)
+    assert ids_of(await asyncio.wait_for(collect(broker, "s"), 10)) == ids
+
+
+async def test_live_subscriber_finishes_after_the_last_entry(broker: Broker) -> None:
+    await broker.append("s", b"a")
+    task = asyncio.create_task(collect(broker, "s"))
+    await wait_live(task)
+    last = await broker.append("s", b"z")
+    await broker.end("s", ttl=60)
+    got = await asyncio.wait_for(task, 5)
+    assert got[-1].id == last
+
+
+async def test_several_subscribers_see_the_same_sequence(broker: Broker) -> None:
+    await broker.append("s", b"0")
+    tasks = [asyncio.create_task(collect(broker, "s")) for _ in range(5)]
+    await wait_live(tasks[0])
+    ids = [await broker.append("s", f"{i}".encode()) for i in range(1, 20)]
+    await broker.end("s", ttl=60)
+    results = await asyncio.wait_for(asyncio.gather(*tasks), 5)
+    for got in results:
+        assert ids_of(got)[1:] == ids
+
+
+async def test_subscribers_on_different_streams_are_independent(broker: Broker) -> None:
+    await broker.append("a", b"a0")
+    await broker.append("b", b"b0")
+    ta = asyncio.create_task(collect(broker, "a"))
+    tb = asyncio.create_task(collect(broker, "b"))
+    await wait_live(ta)
+    await broker.append("a", b"a1")
+    await broker.append("b", b"b1")
+    await broker.end("a", ttl=60)
+    assert [e.payload for e in await asyncio.wait_for(ta, 5)] == [b"a0", b"a1"]
+    assert not tb.done()
+    await broker.append("b", b"b2")
+    await broker.end("b", ttl=60)
+    assert [e.payload for e in await asyncio.wait_for(tb, 5)] == [b"b0", b"b1", b"b2"]
+
+
+async def test_subscribe_racing_appends_never_skips_or_repeats(broker: Broker) -> None:
+    """Subscribers join at random moments, from random positions, while a writer
+    appends as fast as it can: each must see exactly the entries after its start."""
+    rng = random.Random(7)
+    written: list[str] = []
+
+    async def writer() -> None:
+        for i in range(400):
+            written.append(await broker.append("s", str(i).encode()))
+            if i % 7 == 0:
+                await asyncio.sleep(0)
+        await broker.end("s", ttl=60)
+
+    async def late_subscriber() -> tuple[str | None, list[Entry]]:
+        await asyncio.sleep(rng.random() * 0.05)
+        after = rng.choice([None, written[rng.randrange(len(written))]])
+        return after, await collect(broker, "s", after)
+
+    written.append(await broker.append("s", b"start"))
+    writer_task = asyncio.create_task(writer())
+    results = await asyncio.wait_for(
+        asyncio.gather(*(late_subscriber() for _ in range(12))), 20
+    )
+    await writer_task
+    everything = ids_of(await broker.read("s", limit=10_000))
+    for after, got in results:
+        expected = everything if after is None else everything[everything.index(after) + 1 :]
+        assert ids_of(got) == expected
+
+
+async def test_slow_consumer_keeps_every_entry(broker: Broker) -> None:
+    await broker.append("s", b"0")
+    received: list[Entry] = []
+
+    async def slow() -> None:
+        async for entry in broker.subscribe("s"):
+            received.append(entry)
+            await asyncio.sleep(0.002)
+
+    task = asyncio.create_task(slow())
+    ids = [await broker.append("s", b"x") for _ in range(100)]
+    await broker.end("s", ttl=60)
+    await asyncio.wait_for(task, 10)
+    assert ids_of(received)[1:] == ids
+
+
+async def test_abandoned_subscription_does_not_disturb_others(broker: Broker) -> None:
+    await broker.append("s", b"0")
+    iterator = broker.subscribe("s")
+    assert isinstance(iterator, AsyncIterator)
+    first = await iterator.__anext__()
+    assert first.payload == b"0"
+    await iterator.aclose()  # type: ignore[attr-defined]
+    task = asyncio.create_task(collect(broker, "s"))
+    await wait_live(task)
+    await broker.append("s", b"1")
+    await broker.end("s", ttl=60)
+    assert [e.payload for e in await asyncio.wait_for(task, 5)] == [b"0", b"1"]
+
+
+async def test_close_ends_live_subscriptions(broker: Broker) -> None:
+    await broker.append("s", b"0")
+    task = asyncio.create_task(collect(broker, "s"))
+    await wait_live(task)
+    await broker.close()
+    assert [e.payload for e in await asyncio.wait_for(task, 5)] == [b"0"]
+
+
+# signals
+
+
+async def start_listeners(
+    broker: Broker, channel: str, count: int
+) -> tuple[list[list[bytes]], list[asyncio.Task[None]]]:
+    """Start ``count`` listeners and wait until each provably receives signals."""
+    inboxes: list[list[bytes]] = [[] for _ in range(count)]
+
+    async def listen(inbox: list[bytes]) -> None:
+        async for payload in broker.listen(channel):
+            inbox.append(payload)
+
+    tasks = [asyncio.create_task(listen(inbox)) for inbox in inboxes]
+    for _ in range(100):
+        await broker.publish(channel, PROBE)
+        await asyncio.sleep(0.02)
+        if all(PROBE in inbox for inbox in inboxes):
+            break
+    else:
+        raise AssertionError("listeners never started receiving")
+    return inboxes, tasks
+
+
+def signals(inbox: list[bytes]) -> list[bytes]:
+    return [p for p in inbox if p != PROBE]
+
+
+async def test_signals_reach_every_listener_in_order(broker: Broker) -> None:
+    inboxes, tasks = await start_listeners(broker, "cancel", 3)
+    others, other_tasks = await start_listeners(broker, "other", 1)
+    for i in range(10):
+        await broker.publish("cancel", f"m{i}".encode())
+    await asyncio.sleep(0.2)
+    for inbox in inboxes:
+        assert signals(inbox) == [f"m{i}".encode() for i in range(10)]
+    assert signals(others[0]) == []
+    for task in tasks + other_tasks:
+        task.cancel()
+
+
+async def test_publish_without_listeners_is_fine(broker: Broker) -> None:
+    await broker.publish("nobody", b"x")
+
+
+async def test_a_listener_that_leaves_does_not_stop_the_others(broker: Broker) -> None:
+    inboxes, tasks = await start_listeners(broker, "c", 2)
+    tasks[0].cancel()
+    await asyncio.sleep(0.05)
+    await broker.publish("c", b"after")
+    await asyncio.sleep(0.2)
+    assert signals(inboxes[1]) == [b"after"]
+    tasks[1].cancel()
+
+
+async def test_close_ends_listeners(broker: Broker) -> None:
+    _, tasks = await start_listeners(broker, "c", 2)
+    await broker.close()
+    await asyncio.wait_for(asyncio.gather(*tasks), 5)
+
+
+async def test_ping(broker: Broker) -> None:
+    await broker.ping()
