@@ -1,0 +1,384 @@
+"""The ``Store`` contract, run unchanged against every implementation."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from rill.errors import Conflict, NotFound, TooManyRequests
+from rill.store.base import Store
+from rill.store.models import Conversation, Message, Usage
+
+NODE = "node-a"
+
+
+async def turn(
+    store: Store, conv: Conversation, text: str = "hi", *, node: str = NODE, limit: int = 1000
+) -> tuple[Message, Message]:
+    user_msg, bot_msg = await store.start_turn(
+        user_id=conv.user_id,
+        conversation_id=conv.id,
+        user_text=text,
+        max_concurrent=limit,
+        node_id=node,
+    )
+    assert user_msg is not None
+    return user_msg, bot_msg
+
+
+async def finish(store: Store, message_id: str, content: str = "done") -> Message:
+    return await store.finish_message(
+        message_id,
+        content=content,
+        status="complete",
+        stop_reason="end_turn",
+        usage=Usage(3, 4),
+        final_event_id="9-0",
+    )
+
+
+async def test_ping(store: Store) -> None:
+    await store.ping()
+
+
+# users
+
+
+async def test_ensure_user_is_idempotent(store: Store) -> None:
+    first = await store.ensure_user("alice")
+    assert first.id == "alice"
+    await asyncio.sleep(0.005)
+    again = await store.ensure_user("alice")
+    assert again == first
+    concurrent = await asyncio.gather(*(store.ensure_user("bob") for _ in range(10)))
+    assert len({u.created_at for u in concurrent}) == 1
+
+
+# conversations
+
+
+async def test_create_and_get_conversation(store: Store) -> None:
+    conv = await store.create_conversation("alice", "echo", "Greetings")
+    assert (conv.user_id, conv.chatbot_id, conv.title) == ("alice", "echo", "Greetings")
+    assert conv.created_at == conv.updated_at > 0
+    assert await store.get_conversation("alice", conv.id) == conv
+
+
+async def test_conversation_titles_are_bounded(store: Store) -> None:
+    conv = await store.create_conversation("alice", "echo", "t" * 500)
+    assert len(conv.title) == 80
+    assert (await store.get_conversation("alice", conv.id)).title == conv.title
+
+
+async def test_another_users_conversation_is_not_found(store: Store) -> None:
+    conv = await store.create_conversation("alice", "echo")
+    await store.ensure_user("mallory")
+    with pytest.raises(NotFound):
+        await store.get_conversation("mallory", conv.id)
+    with pytest.raises(NotFound):
+        await store.get_conversation("alice", "conv_missing")
+    with pytest.raises(NotFound):
+        await store.start_turn(
+            user_id="mallory", conversation_id=conv.id, user_text="x",
+            max_concurrent=5, node_id=NODE,
+        )
+    assert await store.list_conversations("mallory") == []
+
+
+async def test_list_conversations_most_recent_first(store: Store) -> None:
+    a = await store.create_conversation("alice", "echo")
+    await asyncio.sleep(0.005)
+    b = await store.create_conversation("alice", "echo")
+    await asyncio.sleep(0.005)
+    g = await store.create_conversation("alice", "guide")
+    await store.create_conversation("bob", "echo")
+    assert [c.id for c in await store.list_conversations("alice")] == [g.id, b.id, a.id]
+    assert [c.id for c in await store.list_conversations("alice", "echo")] == [b.id, a.id]
+    assert [c.id for c in await store.list_conversations("alice", limit=1)] == [g.id]
+    await asyncio.sleep(0.005)
+    await turn(store, a)  # touching a conversation moves it to the front
+    assert [c.id for c in await store.list_conversations("alice", "echo")] == [a.id, b.id]
+
+
+async def test_latest_conversation(store: Store) -> None:
+    assert await store.latest_conversation("alice", "echo") is None
+    a = await store.create_conversation("alice", "echo")
+    await asyncio.sleep(0.005)
+    b = await store.create_conversation("alice", "echo")
+    await store.create_conversation("alice", "guide")
+    assert (await store.latest_conversation("alice", "echo")) == b
+    await asyncio.sleep(0.005)
+    await turn(store, a)
+    latest = await store.latest_conversation("alice", "echo")
+    assert latest is not None and latest.id == a.id
+    assert await store.latest_conversation("bob", "echo") is None
+
+
+async def test_first_turn_names_an_untitled_conversation(store: Store) -> None:
+    conv = await store.create_conversation("alice", "echo")
+    await turn(store, conv, "  What   is\nSSE? " + "x" * 200)
+    title = (await store.get_conversation("alice", conv.id)).title
+    assert title.startswith("What is SSE? x") and len(title) == 80
+    await turn(store, conv, "second question")
+    assert (await store.get_conversation("alice", conv.id)).title == title
+
+
+async def test_delete_conversation(store: Store) -> None:
+    conv = await store.create_conversation("alice", "echo")
+    user_msg, bot_msg = await turn(store, conv)
+    await store.ensure_user("mallory")
+    with pytest.raises(NotFound):
+        await store.delete_conversation("mallory", conv.id)
+    with pytest.raises(Conflict):
+        await store.delete_conversation("alice", conv.id)
+    await finish(store, bot_msg.id)
+    await store.delete_conversation("alice", conv.id)
+    with pytest.raises(NotFound):
+        await store.get_conversation("alice", conv.id)
+    for m in (user_msg, bot_msg):
+        with pytest.raises(NotFound):
+            await store.get_message("alice", m.id)
+    with pytest.raises(NotFound):
+        await store.delete_conversation("alice", conv.id)
+
+
+# turns
+
+
+async def test_start_turn_stores_both_messages(store: Store) -> None:
+    conv = await store.create_conversation("alice", "echo")
+    user_msg, bot_msg = await turn(store, conv, "hello")
+    assert (user_msg.role, user_msg.content, user_msg.status) == ("user", "hello", "complete")
+    assert (bot_msg.role, bot_msg.content, bot_msg.status) == ("assistant", "", "streaming")
+    assert bot_msg.node_id == NODE
+    assert user_msg.id < bot_msg.id
+    for m in (user_msg, bot_msg):
+        assert (m.conversation_id, m.user_id, m.chatbot_id) == (conv.id, "alice", "echo")
+        assert await store.get_message("alice", m.id) == m
+
+
+async def test_start_turn_without_user_text(store: Store) -> None:
+    conv = await store.create_conversation("alice", "echo")
+    user_msg, bot_msg = await store.start_turn(
+        user_id="alice", conversation_id=conv.id, user_text=None, max_concurrent=2, node_id=NODE
+    )
+    assert user_msg is None
+    assert [m.id for m in await store.recent_messages(conv.id, 10)] == [bot_msg.id]
+
+
+async def test_regenerate_replaces_the_last_finished_reply(store: Store) -> None:
+    conv = await store.create_conversation("alice", "echo")
+    user_msg, bot_msg = await turn(store, conv)
+
+    async def regenerate() -> Message:
+        _, new = await store.start_turn(
+            user_id="alice", conversation_id=conv.id, user_text=None,
+            max_concurrent=5, node_id=NODE, replace_last_reply=True,
+        )
+        return new
+
+    with pytest.raises(Conflict):  # still streaming
+        await regenerate()
+    await finish(store, bot_msg.id)
+    new = await regenerate()
+    assert [m.id for m in await store.recent_messages(conv.id, 10)] == [user_msg.id, new.id]
+    with pytest.raises(NotFound):
+        await store.get_message("alice", bot_msg.id)
+
+
+async def test_concurrent_generation_limit_holds_under_concurrency(store: Store) -> None:
+    conv = await store.create_conversation("alice", "echo")
+    other = await store.create_conversation("bob", "echo")
+    results = await asyncio.gather(
+        *(turn(store, conv, f"q{i}", limit=2) for i in range(10)),
+        return_exceptions=True,
+    )
+    started = [r for r in results if isinstance(r, tuple)]
+    refused = [r for r in results if isinstance(r, TooManyRequests)]
+    assert (len(started), len(refused)) == (2, 8), results
+    assert refused[0].retry_after > 0
+    # Refused turns leave nothing behind.
+    assert len(await store.recent_messages(conv.id, 100)) == 4
+    # The limit is per user, and frees up as replies finish.
+    await turn(store, other, limit=2)
+    with pytest.raises(TooManyRequests):
+        await turn(store, conv, limit=2)
+    await finish(store, started[0][1].id)
+    await turn(store, conv, limit=2)
+
+
+async def test_checkpoint_saves_text_while_streaming_only(store: Store) -> None:
+    conv = await store.create_conversation("alice", "echo")
+    _, bot_msg = await turn(store, conv)
+    await store.checkpoint(bot_msg.id, "partial")
+    assert (await store.get_message("alice", bot_msg.id)).content == "partial"
+    await finish(store, bot_msg.id, "final")
+    await store.checkpoint(bot_msg.id, "too late")
+    assert (await store.get_message("alice", bot_msg.id)).content == "final"
+
+
+async def test_finish_message_is_idempotent(store: Store) -> None:
+    conv = await store.create_conversation("alice", "echo")
+    _, bot_msg = await turn(store, conv)
+    done = await finish(store, bot_msg.id, "the answer")
+    assert (done.status, done.content, done.stop_reason) == ("complete", "the answer", "end_turn")
+    assert done.usage == Usage(3, 4)
+    assert done.final_event_id == "9-0"
+    again = await store.finish_message(
+        bot_msg.id, content="other", status="error", stop_reason=None, usage=None,
+        final_event_id=None, error="boom",
+    )
+    assert again == done
+    assert await store.get_message("alice", bot_msg.id) == done
+
+
+async def test_finish_message_with_error_and_without_usage(store: Store) -> None:
+    conv = await store.create_conversation("alice", "echo")
+    _, bot_msg = await turn(store, conv)
+    failed = await store.finish_message(
+        bot_msg.id, content="par", status="error", stop_reason=None, usage=None,
+        final_event_id=None, error="upstream timed out",
+    )
+    assert (failed.status, failed.content, failed.error, failed.usage) == (
+        "error", "par", "upstream timed out", None,
+    )
+    with pytest.raises(NotFound):
+        await finish(store, "msg_missing")
+
+
+async def test_get_message_ownership(store: Store) -> None:
+    conv = await store.create_conversation("alice", "echo")
+    user_msg, _ = await turn(store, conv)
+    with pytest.raises(NotFound):
+        await store.get_message("mallory", user_msg.id)
+    with pytest.raises(NotFound):
+        await store.get_message("alice", "msg_missing")
+
+
+async def test_recent_messages_oldest_first(store: Store) -> None:
+    conv = await store.create_conversation("alice", "echo")
+    other = await store.create_conversation("alice", "echo")
+    ids: list[str] = []
+    for i in range(5):
+        user_msg, bot_msg = await turn(store, conv, f"q{i}")
+        await turn(store, other, "noise")
+        ids += [user_msg.id, bot_msg.id]
+    assert [m.id for m in await store.recent_messages(conv.id, 100)] == ids
+    assert [m.id for m in await store.recent_messages(conv.id, 3)] == ids[-3:]
+    assert await store.recent_messages("conv_missing", 10) == []
+
+
+# history
+
+
+async def make_history(store: Store) -> tuple[Conversation, list[str], list[str]]:
+    """250 messages with bot "echo" for alice (200 in one conversation), plus noise."""
+    main = await store.create_conversation("alice", "echo")
+    side = await store.create_conversation("alice", "echo")
+    noise_bot = await store.create_conversation("alice", "guide")
+    noise_user = await store.create_conversation("bob", "echo")
+    everything: list[str] = []
+    in_main: list[str] = []
+    for i in range(125):
+        conv = side if i % 5 == 4 else main
+        user_msg, bot_msg = await turn(store, conv, f"q{i}")
+        everything += [user_msg.id, bot_msg.id]
+        if conv is main:
+            in_main += [user_msg.id, bot_msg.id]
+        if i % 25 == 0:
+            await turn(store, noise_bot)
+            await turn(store, noise_user)
+    return main, everything, in_main
+
+
+async def walk(store: Store, conversation_id: str | None, limit: int) -> list[str]:
+    seen: list[str] = []
+    before: str | None = None
+    while True:
+        page = await store.history(
+            "alice", "echo", conversation_id=conversation_id, before=before, limit=limit
+        )
+        ids = [m.id for m in page.messages]
+        assert ids == sorted(ids), "a page is in time order"
+        assert len(ids) <= limit
+        if page.has_more:
+            assert len(ids) == limit
+            assert page.next_cursor == ids[0]
+        else:
+            assert page.next_cursor is None
+        seen = ids + seen
+        if not page.has_more:
+            return seen
+        before = page.next_cursor
+
+
+async def test_history_cursor_pagination(store: Store) -> None:
+    main, everything, in_main = await make_history(store)
+    assert len(everything) == 250 and len(in_main) == 200
+    assert await walk(store, None, 20) == everything
+    assert await walk(store, main.id, 20) == in_main
+    assert await walk(store, None, 250) == everything
+    assert await walk(store, None, 7) == everything
+    newest = await store.history("alice", "echo", limit=20)
+    assert [m.id for m in newest.messages] == everything[-20:]
+    assert all(m.user_id == "alice" and m.chatbot_id == "echo" for m in newest.messages)
+
+
+async def test_history_edges(store: Store) -> None:
+    assert (await store.history("alice", "echo")).messages == []
+    conv = await store.create_conversation("alice", "echo")
+    user_msg, bot_msg = await turn(store, conv)
+    page = await store.history("alice", "echo", limit=2)
+    assert ([m.id for m in page.messages], page.has_more) == ([user_msg.id, bot_msg.id], False)
+    oldest = await store.history("alice", "echo", before=user_msg.id)
+    assert (oldest.messages, oldest.has_more, oldest.next_cursor) == ([], False, None)
+    with pytest.raises(NotFound):
+        await store.history("alice", "echo", before="msg_missing")
+    with pytest.raises(NotFound):
+        await store.history("mallory", "echo", before=user_msg.id)
+    assert (await store.history("mallory", "echo")).messages == []
+
+
+async def test_history_page(store: Store) -> None:
+    _, everything, _ = await make_history(store)
+    assert [m.id for m in await store.history_page("alice", "echo", page=0, page_size=20)] == (
+        everything[-20:]
+    )
+    assert [m.id for m in await store.history_page("alice", "echo", page=1, page_size=20)] == (
+        everything[-40:-20]
+    )
+    last = await store.history_page("alice", "echo", page=12, page_size=20)
+    assert [m.id for m in last] == everything[:10]
+    assert await store.history_page("alice", "echo", page=13, page_size=20) == []
+
+
+# crash recovery
+
+
+async def test_interrupt_streaming_by_node_and_all(store: Store) -> None:
+    conv = await store.create_conversation("alice", "echo")
+    other = await store.create_conversation("bob", "echo")
+    _, on_a = await turn(store, conv, node="node-a")
+    _, on_b = await turn(store, other, node="node-b")
+    _, on_b2 = await turn(store, conv, node="node-b")
+    _, done = await turn(store, conv, node="node-b")
+    await finish(store, done.id)
+    await store.checkpoint(on_b.id, "half a rep")
+    assert sorted(await store.streaming_nodes()) == ["node-a", "node-b"]
+
+    assert await store.interrupt_streaming("node-b") == 2
+    interrupted = await store.get_message("bob", on_b.id)
+    assert (interrupted.status, interrupted.content) == ("interrupted", "half a rep")
+    assert (await store.get_message("alice", on_b2.id)).status == "interrupted"
+    assert (await store.get_message("alice", done.id)).status == "complete"
+    assert (await store.get_message("alice", on_a.id)).status == "streaming"
+    assert await store.streaming_nodes() == ["node-a"]
+    assert await store.interrupt_streaming("node-b") == 0
+
+    assert await store.interrupt_streaming() == 1
+    assert (await store.get_message("alice", on_a.id)).status == "interrupted"
+    assert await store.streaming_nodes() == []
+    # An interrupted reply is final: a late finish from the dead node changes nothing.
+    late = await finish(store, on_a.id, "late text")
+    assert late.status == "interrupted"
