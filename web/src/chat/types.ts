@@ -1,0 +1,43 @@
+import type { Conversation, MessageStatus } from '../api/types';
+
+/** One message as the UI sees it: server messages plus the local, not yet acknowledged ones. */
+export interface ChatMessage {
+  /** Server id, or `local-…` until the server names it (message_start). */
+  id: string;
+  role: 'user' | 'assistant';
+  content: string;
+  createdAt: string;
+  chatbotId: string;
+  conversationId: string | null;
+  /** `failed`: a user message the server never accepted (see `error`). */
+  status: MessageStatus | 'failed';
+  stopReason: string | null;
+  /** Error shown under the message (an `error` event, or the send failure). */
+  error: string | null;
+}
+
+export type RetryKind = 'send' | 'resume' | 'history' | 'init';
+
+export interface ChatError {
+  message: string;
+  /** What the retry button does; null when retrying cannot help. */
+  retry: RetryKind | null;
+}
+
+export interface ChatState {
+  chatbotId: string;
+  messages: readonly ChatMessage[];
+  /** A reply of this bot is being generated (possibly in the background). */
+  isStreaming: boolean;
+  /** The connection dropped and the session is reconnecting with Last-Event-ID. */
+  isReconnecting: boolean;
+  isStopping: boolean;
+  streamingMessageId: string | null;
+  hasMoreHistory: boolean;
+  isLoadingHistory: boolean;
+  /** The first page of history (or its absence) is known. */
+  isReady: boolean;
+  error: ChatError | null;
+  conversationId: string | null;
+  conversations: readonly Conversation[];
+}
