@@ -8,5 +8,15 @@ from rill.providers.base import (
     Provider,
     TextDelta,
 )
+from rill.providers.registry import ProviderRegistry, build_provider
 
-__all__ = ["Chunk", "CompletionRequest", "Finish", "PromptMessage", "Provider", "TextDelta"]
+__all__ = [
+    "Chunk",
+    "CompletionRequest",
+    "Finish",
+    "PromptMessage",
+    "Provider",
+    "ProviderRegistry",
+    "TextDelta",
+    "build_provider",
+]

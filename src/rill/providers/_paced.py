@@ -1,0 +1,30 @@
+"""Stream a known text as word chunks at a reading pace (the builtin bots)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterable
+
+from rill.providers.base import Chunk, Finish, TextDelta
+
+
+async def stream_chunks(
+    chunks: Iterable[str], *, pace: float, max_tokens: int, input_tokens: int
+) -> AsyncIterator[Chunk]:
+    """Yield each chunk as a ``TextDelta``, then a ``Finish``.
+
+    Stops with ``max_tokens`` once ``max_tokens`` chunks were sent and more remain.
+    """
+    sent = 0
+    stop_reason = "end_turn"
+    for chunk in chunks:
+        if sent >= max_tokens:
+            stop_reason = "max_tokens"
+            break
+        if sent:
+            # Why: sleep(0) still yields to the loop, so a pace of 0 stays cancellable
+            # and cannot starve other streams.
+            await asyncio.sleep(pace)
+        yield TextDelta(chunk)
+        sent += 1
+    yield Finish(stop_reason=stop_reason, input_tokens=input_tokens, output_tokens=sent)

@@ -1,0 +1,95 @@
+"""What the upstream adapters share: API keys, HTTP timeouts, error translation.
+
+Every failure becomes a ``rill.errors.UpstreamError`` whose message is fit for a user:
+it names the service and the status, never the API key or the upstream body (a 401
+body can echo part of the key back).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from http import HTTPStatus
+
+from rill.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
+
+logger = logging.getLogger("rill.providers")
+
+#: Local servers (Ollama, vLLM, llama.cpp) accept any key, but the SDKs insist on one.
+PLACEHOLDER_KEY = "not-needed"
+CONNECT_TIMEOUT = 10.0
+#: A backstop only: the chat layer enforces first-token and idle timeouts itself.
+READ_TIMEOUT = 600.0
+WRITE_TIMEOUT = 30.0
+
+_OVERLOADED_TYPES = frozenset({"overloaded_error", "rate_limit_error"})
+_REJECTED_HINTS = {
+    401: "check the API key",
+    403: "check the API key's permissions",
+    404: "check the model name and base URL",
+}
+
+
+def api_key(env_name: str | None, default_env: str) -> str:
+    return os.environ.get(env_name or default_env) or PLACEHOLDER_KEY
+
+
+def from_status(service: str, status: int, error_type: str | None = None) -> UpstreamError:
+    """Translate an HTTP status (or, mid-stream, an error event's type) into our errors."""
+    logger.warning(
+        "upstream_error", extra={"service": service, "status": status, "error_type": error_type}
+    )
+    if status == 429 or error_type == "rate_limit_error":
+        return UpstreamUnavailable(f"{service} is rate-limiting requests (429); try again shortly")
+    if status in (503, 529) or error_type in _OVERLOADED_TYPES:
+        return UpstreamUnavailable(f"{service} is overloaded; try again in a moment")
+    if status in (408, 504) or error_type == "timeout_error":
+        return UpstreamTimeout(f"{service} timed out")
+    if 400 <= status < 500:
+        hint = _REJECTED_HINTS.get(status)
+        suffix = f"; {hint}" if hint else ""
+        return UpstreamError(f"{service} rejected the request ({status} {_phrase(status)}{suffix})")
+    if status >= 500:
+        return UpstreamError(f"{service} failed ({status} {_phrase(status)})")
+    return UpstreamError(f"{service} reported an error while streaming")
+
+
+def from_transport(service: str, exc: BaseException) -> UpstreamError | None:
+    """Translate an HTTP client transport error, or None if ``exc`` is not one.
+
+    Why by name: the SDKs raise their HTTP library's exceptions while a stream is
+    being read, and that library is ``httpx`` or its successor ``httpx2`` depending
+    on the SDK version; both keep these class names.
+    """
+    names = {cls.__name__ for cls in type(exc).__mro__ if cls.__module__.startswith("httpx")}
+    if not names:
+        return None
+    logger.warning(
+        "upstream_transport_error", extra={"service": service, "exc": type(exc).__name__}
+    )
+    if "TimeoutException" in names:
+        return timed_out(service)
+    if "TransportError" in names:
+        return UpstreamUnavailable(f"the connection to {service} was lost")
+    return UpstreamError(f"{service} sent a response Rill could not read")
+
+
+def unreachable(service: str) -> UpstreamError:
+    logger.warning("upstream_unreachable", extra={"service": service})
+    return UpstreamUnavailable(f"could not reach {service}")
+
+
+def timed_out(service: str) -> UpstreamError:
+    logger.warning("upstream_timeout", extra={"service": service})
+    return UpstreamTimeout(f"{service} timed out")
+
+
+def ended_early(service: str) -> UpstreamError:
+    return UpstreamError(f"{service} ended the reply before finishing it")
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "error"
