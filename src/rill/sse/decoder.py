@@ -25,17 +25,21 @@ _BOM = b"\xef\xbb\xbf"
 class SSEDecoder:
     """Feed bytes in any chunking; get complete events out."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, last_event_id: str = "", retry: int | None = None) -> None:
+        # Why the seeds: a reconnecting client parses each connection with a fresh
+        # decoder (a half-received event must not leak into the next stream), but the
+        # last event id and reconnection time belong to the event source and persist
+        # across connections, as they do in a browser's EventSource.
         self._buffer = bytearray()
         self._at_start = True
         self._skip_lf = False
         self._data: list[str] = []
         self._event = ""
-        self._id_buffer = ""
+        self._id_buffer = last_event_id
         #: The last event id the stream dispatched (``Last-Event-ID`` for a reconnect).
-        self.last_event_id = ""
+        self.last_event_id = last_event_id
         #: The reconnection time in ms, once the stream has set one.
-        self.retry: int | None = None
+        self.retry: int | None = retry
         #: Comments seen since the last call to :meth:`feed` (heartbeats, mostly).
         self.comments: list[str] = []
 

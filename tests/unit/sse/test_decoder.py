@@ -302,3 +302,10 @@ def test_nul_in_data_is_kept() -> None:
 
 def test_json_helper() -> None:
     assert decode(b'data: {"type": "ping"}\n\n')[0].json() == {"type": "ping"}
+
+
+def test_seeded_decoder_continues_the_previous_connection() -> None:
+    decoder = SSEDecoder(last_event_id="5-9", retry=1500)
+    events = decoder.feed(b"event: ping\ndata: {}\n\n")
+    assert events == [ServerSentEvent("ping", "{}", "5-9", 1500)]
+    assert decoder.last_event_id == "5-9"
