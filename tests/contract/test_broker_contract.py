@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
+import shutil
+import socket
+import subprocess
+import time
 from collections.abc import AsyncIterator
 
 import pytest
 
 from rill.broker.base import Broker, Entry, StreamMissing, compare_ids, parse_id
-from rill.errors import InvalidInput
+from rill.broker.redis import RedisBroker
+from rill.errors import BrokerError, InvalidInput
+from tests.conftest import free_port
 
 PROBE = b"__probe__"
 
@@ -281,9 +288,7 @@ async def test_subscribe_racing_appends_never_skips_or_repeats(broker: Broker) -
 
     written.append(await broker.append("s", b"start"))
     writer_task = asyncio.create_task(writer())
-    results = await asyncio.wait_for(
-        asyncio.gather(*(late_subscriber() for _ in range(12))), 20
-    )
+    results = await asyncio.wait_for(asyncio.gather(*(late_subscriber() for _ in range(12))), 20)
     await writer_task
     everything = ids_of(await broker.read("s", limit=10_000))
     for after, got in results:
@@ -392,3 +397,189 @@ async def test_close_ends_listeners(broker: Broker) -> None:
 
 async def test_ping(broker: Broker) -> None:
     await broker.ping()
+
+
+# Redis only: several nodes on one Redis, and Redis going away.
+
+redis_only = pytest.mark.redis
+
+
+@redis_only
+async def test_entries_appended_on_one_node_reach_subscribers_on_another(redis_nodes) -> None:
+    a, b = await redis_nodes(), await redis_nodes()
+    first = await a.append("s", b"0")
+    task = asyncio.create_task(collect(b, "s"))
+    await wait_live(task)
+    ids = [await a.append("s", f"{i}".encode()) for i in range(1, 30)]
+    await a.end("s", ttl=60)
+    assert ids_of(await asyncio.wait_for(task, 5)) == [first, *ids]
+    assert await b.is_ended("s")
+    assert await b.last_id("s") == ids[-1]
+    assert ids_of(await b.read("s")) == [first, *ids]
+
+
+@redis_only
+async def test_signals_reach_listeners_on_every_node(redis_nodes) -> None:
+    a, b, c = await redis_nodes(), await redis_nodes(), await redis_nodes()
+    inbox_a, tasks_a = await start_listeners(a, "cancel", 1)
+    inbox_b, tasks_b = await start_listeners(b, "cancel", 2)
+    await c.publish("cancel", b"msg_1")
+    await asyncio.sleep(0.2)
+    for inbox in inbox_a + inbox_b:
+        assert signals(inbox) == [b"msg_1"]
+    for task in tasks_a + tasks_b:
+        task.cancel()
+
+
+@redis_only
+async def test_a_new_stream_is_followed_without_waiting_out_the_block(redis_nodes) -> None:
+    """The node's reader is blocked in XREAD on other streams; a subscriber to a new
+    stream must still see its first live entry promptly (issue 5: time to first token)."""
+    a, b = await redis_nodes(), await redis_nodes()
+    await a.append("busy", b"0")
+    busy = asyncio.create_task(collect(b, "busy"))
+    await wait_live(busy)
+    for n in range(5):
+        stream = f"new{n}"
+        await a.append(stream, b"0")
+        it = b.subscribe(stream)
+        assert (await it.__anext__()).payload == b"0"
+        await asyncio.sleep(0.05)  # the reader is back in XREAD by now
+        loop = asyncio.get_running_loop()
+        sent = loop.time()
+        await a.append(stream, b"1")
+        assert (await asyncio.wait_for(it.__anext__(), 1)).payload == b"1"
+        assert loop.time() - sent < 0.5
+        await it.aclose()  # type: ignore[attr-defined]
+    await a.end("busy", ttl=60)
+    await asyncio.wait_for(busy, 5)
+
+
+@redis_only
+async def test_many_streams_share_one_reader(redis_nodes) -> None:
+    a, b = await redis_nodes(), await redis_nodes()
+    streams = [f"chat{i}" for i in range(150)]
+    for s in streams:
+        await a.append(s, b"0")
+    tasks = [asyncio.create_task(collect(b, s)) for s in streams for _ in range(2)]
+    await wait_live(tasks[0], 0.3)
+    for round_ in range(1, 4):
+        for s in streams:
+            await a.append(s, str(round_).encode())
+    for s in streams:
+        await a.end(s, ttl=60)
+    results = await asyncio.wait_for(asyncio.gather(*tasks), 15)
+    assert all([e.payload for e in got] == [b"0", b"1", b"2", b"3"] for got in results)
+
+
+class PrivateRedis:
+    """A throwaway redis-server on a free port, so killing it disturbs nobody."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port)):
+                return
+            time.sleep(0.02)
+        raise RuntimeError("redis-server did not start")
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+@pytest.fixture
+def private_redis():
+    if shutil.which("redis-server") is None:
+        pytest.fail("redis-server is not installed")
+    server = PrivateRedis()
+    server.start()
+    yield server
+    server.kill()
+
+
+@redis_only
+async def test_nodes_survive_a_redis_restart(private_redis: PrivateRedis) -> None:
+    """Issue 5: while Redis is down every operation fails fast with BrokerError (a
+    write is never acknowledged and lost); once it is back, live subscriptions and
+    listeners carry on by themselves."""
+    writer, reader = RedisBroker(private_redis.url), RedisBroker(private_redis.url)
+    await writer.start()
+    await reader.start()
+    try:
+        before = [await writer.append("s", b"before") for _ in range(3)]
+        subscription = asyncio.create_task(collect(reader, "s"))
+        await wait_live(subscription)
+        inboxes, listeners = await start_listeners(reader, "cancel", 1)
+
+        private_redis.kill()
+        loop = asyncio.get_running_loop()
+        for op in (
+            lambda: writer.append("s", b"lost"),
+            lambda: writer.read("s"),
+            lambda: writer.last_id("s"),
+            lambda: writer.is_ended("s"),
+            lambda: writer.end("s", ttl=60),
+            lambda: writer.publish("cancel", b"lost"),
+            writer.ping,
+            reader.ping,
+        ):
+            started = loop.time()
+            with pytest.raises(BrokerError):
+                await asyncio.wait_for(op(), 10)
+            assert loop.time() - started < 5
+        with pytest.raises(BrokerError):
+            await collect(writer, "s")
+        await asyncio.sleep(0.3)  # the background readers are retrying meanwhile
+        assert not subscription.done()
+
+        private_redis.start()
+        for _ in range(100):
+            with contextlib.suppress(BrokerError):
+                await writer.ping()
+                break
+            await asyncio.sleep(0.05)
+        # The restarted Redis kept nothing; new auto ids still sort after the old ones.
+        after = [await writer.append("s", b"after") for _ in range(3)]
+        await writer.end("s", ttl=60)
+        got = await asyncio.wait_for(subscription, 10)
+        assert ids_of(got) == before + after
+
+        for _ in range(200):
+            await writer.publish("cancel", b"back")
+            await asyncio.sleep(0.05)
+            if b"back" in inboxes[0]:
+                break
+        assert b"back" in inboxes[0]
+        assert b"lost" not in inboxes[0]
+        for task in listeners:
+            task.cancel()
+    finally:
+        await writer.close()
+        await reader.close()

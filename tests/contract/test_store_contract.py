@@ -80,8 +80,11 @@ async def test_another_users_conversation_is_not_found(store: Store) -> None:
         await store.get_conversation("alice", "conv_missing")
     with pytest.raises(NotFound):
         await store.start_turn(
-            user_id="mallory", conversation_id=conv.id, user_text="x",
-            max_concurrent=5, node_id=NODE,
+            user_id="mallory",
+            conversation_id=conv.id,
+            user_text="x",
+            max_concurrent=5,
+            node_id=NODE,
         )
     assert await store.list_conversations("mallory") == []
 
@@ -173,8 +176,12 @@ async def test_regenerate_replaces_the_last_finished_reply(store: Store) -> None
 
     async def regenerate() -> Message:
         _, new = await store.start_turn(
-            user_id="alice", conversation_id=conv.id, user_text=None,
-            max_concurrent=5, node_id=NODE, replace_last_reply=True,
+            user_id="alice",
+            conversation_id=conv.id,
+            user_text=None,
+            max_concurrent=5,
+            node_id=NODE,
+            replace_last_reply=True,
         )
         return new
 
@@ -226,8 +233,13 @@ async def test_finish_message_is_idempotent(store: Store) -> None:
     assert done.usage == Usage(3, 4)
     assert done.final_event_id == "9-0"
     again = await store.finish_message(
-        bot_msg.id, content="other", status="error", stop_reason=None, usage=None,
-        final_event_id=None, error="boom",
+        bot_msg.id,
+        content="other",
+        status="error",
+        stop_reason=None,
+        usage=None,
+        final_event_id=None,
+        error="boom",
     )
     assert again == done
     assert await store.get_message("alice", bot_msg.id) == done
@@ -237,11 +249,19 @@ async def test_finish_message_with_error_and_without_usage(store: Store) -> None
     conv = await store.create_conversation("alice", "echo")
     _, bot_msg = await turn(store, conv)
     failed = await store.finish_message(
-        bot_msg.id, content="par", status="error", stop_reason=None, usage=None,
-        final_event_id=None, error="upstream timed out",
+        bot_msg.id,
+        content="par",
+        status="error",
+        stop_reason=None,
+        usage=None,
+        final_event_id=None,
+        error="upstream timed out",
     )
     assert (failed.status, failed.content, failed.error, failed.usage) == (
-        "error", "par", "upstream timed out", None,
+        "error",
+        "par",
+        "upstream timed out",
+        None,
     )
     with pytest.raises(NotFound):
         await finish(store, "msg_missing")

@@ -314,14 +314,22 @@ class _SignalHub:
                 log.warning("redis signal reader lost its connection: %s", exc)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, _BACKOFF_MAX)
-                # Reconnecting re-subscribes every channel (redis-py's on_connect).
-                with contextlib.suppress(*_TRANSIENT):
-                    await self._pubsub.connect()  # type: ignore[no-untyped-call]  # untyped upstream
+                await self._reconnect()
                 continue
             backoff = _BACKOFF_MIN
             if message is not None and message["type"] == "message":
                 for queue in self._listeners.get(message["channel"], ()):
                     queue.put_nowait(message["data"])
+
+    async def _reconnect(self) -> None:
+        # Why disconnect first: with retries off, redis-py leaves the dead socket in
+        # place and every read hits the same EOF. A fresh connection re-subscribes
+        # every channel by itself (redis-py's on_connect hook).
+        connection = self._pubsub.connection
+        with contextlib.suppress(*_TRANSIENT):
+            if connection is not None:
+                await connection.disconnect()
+            await self._pubsub.connect()  # type: ignore[no-untyped-call]  # untyped upstream
 
     async def close(self) -> None:
         if self._task is not None:
@@ -340,7 +348,7 @@ class _SignalHub:
 class RedisBroker(Broker):
     shared = True
 
-    def __init__(self, url: str, *, prefix: str = "rill:") -> None:
+    def __init__(self, url: str, *, prefix: str = "rill:", max_connections: int = 50) -> None:
         self.url = url
         self.prefix = prefix
         common: dict[str, Any] = {
@@ -349,7 +357,12 @@ class RedisBroker(Broker):
             # Why no retries: a write retried after a lost reply may land twice.
             "retry": Retry(NoBackoff(), 0),
         }
-        self._client = redis.Redis.from_url(url, socket_timeout=5.0, **common)
+        # Why blocking: a burst of commands (hundreds of subscribers replaying at
+        # once) waits its turn for a connection instead of failing outright.
+        pool = redis.BlockingConnectionPool.from_url(
+            url, max_connections=max_connections, timeout=5.0, socket_timeout=5.0, **common
+        )
+        self._client = redis.Redis.from_pool(pool)
         reader = redis.Redis.from_url(
             url, socket_timeout=_BLOCK_MS / 1000 + 5.0, single_connection_client=True, **common
         )
