@@ -104,6 +104,10 @@ class AsyncChatClient:
         self.token = token
 
     @property
+    def base_url(self) -> str:
+        return str(self._http.base_url).rstrip("/")
+
+    @property
     def token(self) -> str | None:
         return self._token
 
@@ -212,6 +216,10 @@ class ChatClient:
         self._http = http or httpx.Client(base_url=base_url, timeout=DEFAULT_TIMEOUT)
         self.policy = policy or ReconnectPolicy()
         self.token = token
+
+    @property
+    def base_url(self) -> str:
+        return str(self._http.base_url).rstrip("/")
 
     @property
     def token(self) -> str | None:

@@ -22,8 +22,16 @@ SSE_HEADERS = {"content-type": "text/event-stream", "cache-control": "no-cache"}
 class CutStream(httpx.SyncByteStream, httpx.AsyncByteStream):
     """Yields ``body`` in ``chunk``-sized pieces, then fails like a dropped connection."""
 
-    def __init__(self, body: bytes, *, cut: int | None = None, chunk: int = 7) -> None:
+    def __init__(
+        self,
+        body: bytes,
+        *,
+        cut: int | None = None,
+        chunk: int = 7,
+        error: BaseException | None = None,
+    ) -> None:
         self.body = body if cut is None else body[:cut]
+        self.error = error or httpx.ReadError("connection reset by fake peer")
         self.dropped = cut is not None
         self.chunk = chunk
 
@@ -33,13 +41,13 @@ class CutStream(httpx.SyncByteStream, httpx.AsyncByteStream):
     def __iter__(self) -> Iterator[bytes]:
         yield from self._pieces()
         if self.dropped:
-            raise httpx.ReadError("connection reset by fake peer")
+            raise self.error
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         for piece in self._pieces():
             yield piece
         if self.dropped:
-            raise httpx.ReadError("connection reset by fake peer")
+            raise self.error
 
 
 def problem(status: int, detail: str, code: str = "not_found_error") -> httpx.Response:
@@ -86,6 +94,8 @@ class FakeChatServer:
     cut_post_at: int | None = None
     #: Byte offsets at which successive resumes are cut.
     cut_resumes_at: list[int] = field(default_factory=list)
+    #: Raised where the POST is cut instead of a read error (e.g. KeyboardInterrupt).
+    cut_error: BaseException | None = None
     retry_ms: int = 0
     chunk: int = 7
     requests: list[httpx.Request] = field(default_factory=list)
@@ -121,16 +131,29 @@ class FakeChatServer:
                 return problem(404, "no such message")
             self.cancelled.add(message_id)
             return httpx.Response(202, json={"id": message_id, "status": "cancelled"})
+        if path == "/api/bots":
+            return httpx.Response(200, json=[
+                {"id": "echo", "name": "Echo", "description": "says it back",
+                 "provider": "echo", "model": "echo"},
+                {"id": "guide", "name": "Guide", "description": "knows SSE",
+                 "provider": "guide", "model": "bm25"}])
+        if path == "/api/conversations" and method == "POST":
+            body = orjson.loads(request.content)
+            return httpx.Response(201, json={"id": f"conv_{next(self._ids)}",
+                                             "chatbotId": body["chatbotId"], "title": None})
         return problem(404, f"no route {method} {path}")
 
     def _chat(self, request: httpx.Request) -> httpx.Response:
         body = orjson.loads(request.content)
+        if body.get("chatbotId") not in ("echo", "guide"):
+            return problem(404, "no such bot")
         if not body.get("message"):
             return problem(422, "message must not be empty", "invalid_request_error")
         message_id = f"msg_{next(self._ids)}"
         self.replies[message_id] = echo_events(message_id, body["message"])
         cut, self.cut_post_at = self.cut_post_at, None
-        stream = CutStream(self.stream_body(message_id), cut=cut, chunk=self.chunk)
+        stream = CutStream(self.stream_body(message_id), cut=cut, chunk=self.chunk,
+                           error=self.cut_error)
         return httpx.Response(200, headers=SSE_HEADERS, stream=stream)
 
     def _resume(self, message_id: str, last_event_id: str) -> httpx.Response:
