@@ -88,6 +88,14 @@ class HubSettings(BaseModel):
     #: Bytes queued for one slow subscriber before it is dropped.
     max_buffer_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     cookie_name: str = "mercureAuthorization"
+    #: The hub's public URL: base for relative topics and URL patterns, and the
+    #: resource identifier in its protected-resource metadata (default: from the request).
+    public_url: str | None = None
+    #: Insist on ``typ: at+jwt`` (RFC 9068) as the current spec does; off by default
+    #: so that tokens minted for earlier protocol revisions keep working.
+    require_access_token_type: bool = False
+    #: A subscriber whose socket accepts nothing for this long is dropped.
+    write_timeout_seconds: float = Field(default=30, gt=0)
 
 
 class Settings(BaseSettings):

@@ -1,0 +1,95 @@
+"""The subscriptions API and the protected-resource metadata (discovery)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rill.errors import NotFound, RillError
+from rill.hub._asgi import Scope, Send, cookies, header_map, query, respond_json
+from rill.hub.auth import InsufficientScope, MissingToken, find_token
+from rill.hub.errors import METADATA_PATH, send_error
+from rill.hub.subscriptions import CONTEXT, PREFIX
+
+if TYPE_CHECKING:
+    from rill.hub.hub import Hub
+
+_LD_JSON = b"application/ld+json"
+
+
+async def serve_subscriptions_api(hub: Hub, scope: Scope, send: Send) -> None:
+    try:
+        document = await _subscriptions(hub, scope)
+    except RillError as error:
+        await send_error(send, error, hub.metadata_url(scope))
+        return
+    link = f'<{hub.request_base(scope)}/.well-known/mercure>; rel="mercure"'.encode()
+    await respond_json(
+        send,
+        200,
+        document,
+        _LD_JSON,
+        [(b"link", link), (b"cache-control", b"must-revalidate")],
+    )
+
+
+async def _subscriptions(hub: Hub, scope: Scope) -> dict[str, Any]:
+    settings = hub.settings.hub
+    if not settings.subscriptions:
+        raise NotFound("the subscriptions API is not enabled")
+    # The raw path keeps the percent-encoding the topics are written with.
+    raw = scope.get("raw_path") or scope["path"].encode()
+    path = raw.decode("latin-1").split("?", 1)[0].rstrip("/")
+    if path != PREFIX and not path.startswith(PREFIX + "/"):
+        raise NotFound("no such hub resource")
+    headers = header_map(scope)
+    values: dict[str, list[str]] = {}
+    for name, value in query(scope, 32):
+        values.setdefault(name, []).append(value)
+    credentials = find_token(
+        headers,
+        cookies(headers),
+        values,
+        cookie_name=settings.cookie_name,
+        session_cookie=hub.settings.session_cookie,
+    )
+    if credentials.token is None:
+        raise MissingToken("the subscriptions API needs an access token")
+    grants = await hub.auth.grants(credentials, "subscribe")
+    if not grants.can_subscribe(path):
+        raise InsufficientScope("the token does not allow reading these subscriptions")
+    segments = [s for s in path[len(PREFIX) :].split("/") if s]
+    found = hub.subscriptions.select(segments)
+    last = hub.index.last()
+    last_event_id = last.update.id if last is not None else "earliest"
+    if found is None:
+        raise NotFound("no such subscription")
+    if isinstance(found, dict):
+        return {"@context": CONTEXT, **found, "lastEventID": last_event_id}
+    return {
+        "@context": CONTEXT,
+        "id": path,
+        "type": "Subscriptions",
+        "lastEventID": last_event_id,
+        "subscriptions": found,
+    }
+
+
+async def serve_metadata(hub: Hub, scope: Scope, send: Send) -> None:
+    """OAuth 2.0 protected resource metadata (RFC 9728) for the hub."""
+    path: str = scope["path"].rstrip("/")
+    if path not in ("/.well-known/oauth-protected-resource", METADATA_PATH):
+        await send_error(send, NotFound("no such metadata"), hub.metadata_url(scope))
+        return
+    settings = hub.settings.hub
+    resource = settings.jwt_audience or f"{hub.request_base(scope)}/.well-known/mercure"
+    document: dict[str, Any] = {
+        "resource": resource,
+        "bearer_methods_supported": ["header", "query"],
+        "mercure_cookie": True,
+        "mercure_version": 8,
+    }
+    if settings.jwt_issuer:
+        document["authorization_servers"] = [settings.jwt_issuer]
+    if settings.jwks_url:
+        document["jwks_uri"] = settings.jwks_url
+    await respond_json(send, 200, document, b"application/json")

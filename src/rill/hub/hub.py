@@ -1,0 +1,240 @@
+"""The Mercure hub: wiring, lifecycle, and the ASGI entry points.
+
+publish (HTTP or publish_local) ──append──▶ broker stream "hub:updates"
+                                                  │ one subscription per node
+Feed ──▶ ReplayIndex (retention window) ──▶ Registry.deliver ──▶ Connection.pending
+                                                  ▲                   │ wake
+heartbeat loop (one for all): comments, token expiry, stalled writers │
+                                                  request task = writer ──▶ socket
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Sequence
+
+from rill.auth.tokens import TokenVerifier
+from rill.broker.base import Broker
+from rill.config import Settings
+from rill.errors import NotFound, RillError
+from rill.hub._asgi import Receive, Scope, Send, header_map, respond
+from rill.hub.auth import Authenticator
+from rill.hub.errors import METADATA_PATH, send_error
+from rill.hub.fanout import Connection, Registry
+from rill.hub.feed import Feed
+from rill.hub.grants import Grants
+from rill.hub.matchers import DEFAULT_BASE, Matcher
+from rill.hub.publish import Publisher, build_update
+from rill.hub.replay import ReplayIndex
+from rill.hub.subscriptions import (
+    ActiveSubscriptions,
+    new_subscriber_id,
+    subscription_document,
+    subscription_topic,
+)
+from rill.hub.update import Record
+from rill.sse.encoder import comment
+
+log = logging.getLogger("rill.hub")
+
+HUB_PATH = "/.well-known/mercure"
+_HEARTBEAT = comment()
+_ANNOUNCE_TIMEOUT = 2.0
+_CATCH_UP_TIMEOUT = 2.0
+
+
+class Hub:
+    def __init__(
+        self,
+        settings: Settings,
+        broker: Broker,
+        session_verifier: TokenVerifier,
+        default_key: str,
+    ) -> None:
+        hub = settings.hub
+        self.settings = settings
+        self.broker = broker
+        self.base = hub.public_url.rstrip("/") if hub.public_url else DEFAULT_BASE
+        self.auth = Authenticator(settings, session_verifier, default_key)
+        self.index = ReplayIndex(hub.retention_count, hub.retention_seconds)
+        self.registry = Registry(hub.max_buffer_bytes)
+        self.subscriptions = ActiveSubscriptions()
+        self.publisher = Publisher(broker, hub)
+        self.feed = Feed(broker, self.index, self._on_record)
+        self._ticker: asyncio.Task[None] | None = None
+        self._handlers = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._closing = False
+
+    # -- lifecycle ---------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.feed.start()
+        self._ticker = asyncio.create_task(self._tick(), name="rill-hub-heartbeat")
+
+    async def close(self, deadline: float | None = None) -> None:
+        """End every subscription cleanly, waiting at most ``deadline`` seconds."""
+        self._closing = True
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+            self._ticker = None
+        for conn in list(self.registry.connections):
+            self.registry.drop(conn, "shutdown")
+        wait = self.settings.shutdown_grace_seconds if deadline is None else deadline
+        try:
+            async with asyncio.timeout(max(wait, 0.1)):
+                await self._idle.wait()
+        except TimeoutError:
+            log.warning("hub subscribers still open at shutdown", extra={"event": "hub.close"})
+        await self.feed.close()
+
+    # -- in-process API ----------------------------------------------------
+
+    async def publish_local(
+        self,
+        topics: str | Sequence[str],
+        data: str,
+        *,
+        private: bool = False,
+        type: str | None = None,
+        id: str | None = None,
+        retry: int | None = None,
+    ) -> str:
+        """Publish without HTTP (the chat side, ``rill demo`` in-process); the update id."""
+        update = build_update(
+            [topics] if isinstance(topics, str) else list(topics),
+            data,
+            settings=self.settings.hub,
+            private=private,
+            type=type,
+            id=id,
+            retry=retry,
+        )
+        return await self.publisher.append(update)
+
+    def link_header(self, base_url: str) -> str:
+        """The discovery ``Link`` header value applications add to their responses."""
+        return f'<{base_url.rstrip("/")}{HUB_PATH}>; rel="mercure"'
+
+    async def catch_up(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(_CATCH_UP_TIMEOUT):
+                await self.feed.catch_up()
+
+    # -- ASGI --------------------------------------------------------------
+
+    async def asgi(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        self._enter()
+        try:
+            await self._dispatch(scope, receive, send)
+        finally:
+            self._leave()
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
+        from rill.hub.api import serve_subscriptions_api
+        from rill.hub.http_publish import serve_publish
+        from rill.hub.subscribe import Subscription
+
+        path: str = scope["path"]
+        method: str = scope["method"]
+        if path in (HUB_PATH, HUB_PATH + "/"):
+            if method == "GET":
+                await Subscription(self, scope, receive, send).run()
+            elif method == "POST":
+                await serve_publish(self, scope, receive, send)
+            else:
+                await respond(send, 405, b"", b"text/plain", [(b"allow", b"GET, POST")])
+        elif path.startswith(HUB_PATH + "/subscriptions") and method == "GET":
+            await serve_subscriptions_api(self, scope, send)
+        else:
+            await send_error(send, NotFound("no such hub resource"), self.metadata_url(scope))
+
+    async def metadata_asgi(self, scope: Scope, receive: Receive, send: Send) -> None:
+        from rill.hub.api import serve_metadata
+
+        if scope["type"] == "http":
+            await serve_metadata(self, scope, send)
+
+    def _enter(self) -> None:
+        self._handlers += 1
+        self._idle.clear()
+
+    def _leave(self) -> None:
+        self._handlers -= 1
+        if self._handlers == 0:
+            self._idle.set()
+
+    # -- helpers for the handlers --------------------------------------------
+
+    def request_base(self, scope: Scope) -> str:
+        """``scheme://host`` of the request (or of ``hub.public_url``)."""
+        public = self.settings.hub.public_url
+        if public:
+            return public.removesuffix("/").removesuffix(HUB_PATH)
+        host = header_map(scope).get(b"host", b"localhost").decode("latin-1")
+        return f"{scope.get('scheme', 'http')}://{host}"
+
+    def metadata_url(self, scope: Scope) -> str:
+        return self.request_base(scope) + METADATA_PATH
+
+    def subscriber_id(self, grants: Grants, matchers: tuple[Matcher, ...]) -> str:
+        subject = grants.subject
+        # One subscriber id per subject correlates its subscriptions (spec),
+        # as long as it stays unique among the active ones.
+        if (
+            grants.hub_token
+            and subject
+            and not any(
+                subscription_topic(m.kind, m.value, subject) in self.subscriptions for m in matchers
+            )
+        ):
+            return subject
+        return new_subscriber_id()
+
+    async def announce(self, conn: Connection, *, active: bool) -> None:
+        """Publish the subscription events of ``conn`` (spec: active subscriptions)."""
+        for m in conn.matchers:
+            document = subscription_document(
+                m.kind, m.value, conn.subscriber, active, conn.grants.payload_for(m.value)
+            )
+            event = self.subscriptions.event(document)
+            try:
+                async with asyncio.timeout(_ANNOUNCE_TIMEOUT):
+                    await self.publisher.append(event)
+            except (RillError, TimeoutError):
+                log.warning("subscription event lost", extra={"event": "hub.announce_failed"})
+
+    def _on_record(self, record: Record, live: bool) -> None:
+        self.subscriptions.observe(record)
+        if live:
+            self.registry.deliver(record)
+
+    # -- the one timer -----------------------------------------------------
+
+    async def _tick(self) -> None:
+        hub = self.settings.hub
+        step = min(1.0, hub.heartbeat_seconds / 2)
+        next_beat = time.monotonic() + hub.heartbeat_seconds
+        while True:
+            await asyncio.sleep(step)
+            now = time.time()
+            registry = self.registry
+            for conn in list(registry.connections):
+                expires = conn.grants.expires_at
+                # Close no later than the token's exp (spec), so one step early.
+                if expires is not None and expires <= now + step:
+                    registry.drop(conn, "expired")
+            for conn in registry.stalled(hub.write_timeout_seconds):
+                registry.drop(conn, "stalled")
+            self.index.trim(now)
+            if time.monotonic() >= next_beat:
+                next_beat = time.monotonic() + hub.heartbeat_seconds
+                registry.broadcast(_HEARTBEAT, only_idle=True)

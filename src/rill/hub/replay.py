@@ -1,0 +1,81 @@
+"""The retention window of one node: recent updates by id, for reconnections.
+
+Mercure ids are arbitrary strings, broker positions are ``<ms>-<n>``; a dict
+from id to a dense node-local sequence number makes a ``Last-Event-ID`` lookup
+O(1), and the records sit in a deque where ``seq - first_seq`` is the index.
+"""
+
+from __future__ import annotations
+
+import time
+
+from rill.hub.update import Record, Update
+
+#: How far back the ``Last-Event-ID`` response header may look for an event the
+#: subscriber is allowed to see (the spec's backward-scan limit).
+SCAN_LIMIT = 1000
+
+
+class ReplayIndex:
+    def __init__(self, max_count: int, max_age: float) -> None:
+        self._max_count = max_count
+        self._max_age = max_age
+        # Why a list with a moving head rather than a deque: replay needs random
+        # access by seq, which a deque only gives in linear time.
+        self._records: list[Record] = []
+        self._head = 0
+        self._by_id: dict[str, int] = {}
+        #: Seq the next record will get; ``first_seq`` is the oldest retained one.
+        self.next_seq = 0
+        self.first_seq = 0
+
+    def __len__(self) -> int:
+        return len(self._records) - self._head
+
+    def add(self, position: str, update: Update, ms: int) -> Record:
+        record = Record(self.next_seq, position, update, update.wire(), ms)
+        self.next_seq += 1
+        self._records.append(record)
+        self._by_id[update.id] = record.seq
+        self.trim()
+        return record
+
+    def trim(self, now: float | None = None) -> None:
+        oldest_ms = int(((now or time.time()) - self._max_age) * 1000)
+        records = self._records
+        head = self._head
+        while head < len(records) and (
+            len(records) - head > self._max_count or records[head].ms < oldest_ms
+        ):
+            gone = records[head]
+            if self._by_id.get(gone.update.id) == gone.seq:
+                del self._by_id[gone.update.id]
+            head += 1
+            self.first_seq = gone.seq + 1
+        if head > 1024 and head * 2 > len(records):
+            del records[:head]
+            head = 0
+        self._head = head
+
+    def find(self, update_id: str) -> int | None:
+        """Seq of the retained update with this id (the latest, if ids repeat)."""
+        return self._by_id.get(update_id)
+
+    def get(self, seq: int) -> Record | None:
+        if self.first_seq <= seq < self.next_seq:
+            return self._records[self._head + seq - self.first_seq]
+        return None
+
+    def last(self) -> Record | None:
+        return self._records[-1] if len(self) else None
+
+    def iter_from(self, seq: int, limit: int) -> list[Record]:
+        """Up to ``limit`` records from ``seq`` on (clamped to what is retained)."""
+        start = self._head + max(seq - self.first_seq, 0)
+        return self._records[start : start + limit]
+
+    def iter_back(self, seq: int, limit: int) -> list[Record]:
+        """Up to ``limit`` records from ``seq`` backwards (newest first)."""
+        end = self._head + min(seq, self.next_seq - 1) - self.first_seq
+        stop = max(end - limit, self._head - 1)
+        return [self._records[i] for i in range(end, stop, -1)]

@@ -1,0 +1,265 @@
+"""``GET /.well-known/mercure``: one subscriber's stream.
+
+The request task is the connection's writer: it waits on a future that the
+fan-out resolves, sends whatever is pending in one ``send``, and waits again.
+While a reconnecting subscriber catches up, it reads straight from the replay
+index in bounded chunks instead of having the fan-out queue the backlog, so a
+long replay costs no more memory than a live stream. Switching from replay to
+live happens in one synchronous step, which is what guarantees no update is
+skipped or sent twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, cast
+
+from rill.errors import RillError
+from rill.hub._asgi import Receive, Scope, Send, cookies, header_map, query
+from rill.hub.auth import MissingToken, find_token
+from rill.hub.errors import send_error
+from rill.hub.fanout import Connection
+from rill.hub.grants import Grants
+from rill.hub.limits import BadRequest, check_matcher
+from rill.hub.matchers import (
+    QUERY_PARAMETERS,
+    Matcher,
+    is_reserved_parameter,
+    legacy_selector,
+    matcher,
+)
+from rill.hub.replay import SCAN_LIMIT
+from rill.hub.update import Record
+from rill.sse.encoder import retry_field
+
+if TYPE_CHECKING:
+    from rill.hub.hub import Hub
+
+_LAST_EVENT_ID_PARAMETERS = ("lastEventID", "last_event_id", "lastEventId")
+_REPLAY_RECORDS = 256
+_REPLAY_BYTES = 256 * 1024
+
+
+def parse_matchers(params: list[tuple[str, str]], hub: Hub) -> tuple[Matcher, ...]:
+    settings = hub.settings.hub
+    found: dict[tuple[str, str], Matcher] = {}
+    count = 0
+    for name, value in params:
+        if name in QUERY_PARAMETERS:
+            kind = QUERY_PARAMETERS[name]
+            check_matcher(value, max_length=settings.max_topic_length)
+            m = matcher(kind, value, hub.base)
+        elif name == "topic":
+            check_matcher(value, max_length=settings.max_topic_length)
+            m = legacy_selector(value, hub.base)
+        elif is_reserved_parameter(name):
+            raise BadRequest(f"unknown matcher parameter {name!r}")
+        else:
+            continue
+        count += 1
+        if count > settings.max_topics:
+            raise BadRequest(f"at most {settings.max_topics} topic matchers per subscription")
+        # Identical matchers are one subscription (the spec allows deduplication).
+        found.setdefault((m.kind, m.value), m)
+    if not found:
+        raise BadRequest("at least one topic matcher (match=…) is required")
+    return tuple(found.values())
+
+
+def accepts(conn: Connection, record: Record) -> bool:
+    """Would the fan-out send ``record`` to ``conn``? (used by replay)."""
+    update = record.update
+    if not any(m.matches(t) for m in conn.matchers for t in update.topics):
+        return False
+    return not update.private or conn.grants.can_subscribe_any(update.topics)
+
+
+def _visible(grants: Grants, record: Record) -> bool:
+    return not record.update.private or grants.can_subscribe_any(record.update.topics)
+
+
+class Subscription:
+    """One ``GET`` request, from validation to the end of its stream."""
+
+    def __init__(self, hub: Hub, scope: Scope, receive: Receive, send: Send) -> None:
+        self.hub = hub
+        self.scope = scope
+        self.receive = receive
+        self.send = send
+
+    async def run(self) -> None:
+        hub = self.hub
+        try:
+            conn, last_event_id = await self._open()
+        except RillError as error:
+            await send_error(self.send, error, hub.metadata_url(self.scope))
+            return
+        try:
+            await self._start_response(last_event_id)
+            if hub.settings.hub.subscriptions:
+                await hub.announce(conn, active=True)
+            await self._write_loop(conn)
+        finally:
+            hub.registry.remove(conn)
+            if hub.settings.hub.subscriptions:
+                await hub.announce(conn, active=False)
+
+    async def _open(self) -> tuple[Connection, str | None]:
+        hub = self.hub
+        settings = hub.settings.hub
+        params = query(self.scope, settings.max_topics + 32)
+        matchers = parse_matchers(params, hub)
+        headers = header_map(self.scope)
+        values: dict[str, list[str]] = {}
+        for name, value in params:
+            values.setdefault(name, []).append(value)
+        credentials = find_token(
+            headers,
+            cookies(headers),
+            values,
+            cookie_name=settings.cookie_name,
+            session_cookie=hub.settings.session_cookie,
+        )
+        grants = await hub.auth.grants(credentials, "subscribe")
+        if credentials.token is None and not settings.anonymous:
+            raise MissingToken("an access token is required to subscribe")
+        requested = _requested_id(headers, values)
+        conn = Connection(matchers, grants, hub.subscriber_id(grants, matchers))
+        answer = await self._position(conn, requested)
+        # From here to ``add`` nothing awaits: the cursor and the registration
+        # see the same index, so no update falls between replay and live.
+        hub.registry.add(conn)
+        conn.abort = _aborter(self.send)
+        return conn, answer
+
+    async def _position(self, conn: Connection, requested: str | None) -> str | None:
+        """Set the replay cursor; the ``Last-Event-ID`` response header value."""
+        if requested is None:
+            return None
+        index = self.hub.index
+        if requested == "earliest":
+            conn.cursor = index.first_seq
+            return "earliest"
+        seq = index.find(requested)
+        if seq is None:
+            await self.hub.catch_up()
+            seq = index.find(requested)
+        if seq is None:
+            # Unknown or discarded: replay what is retained and say so.
+            conn.cursor = index.first_seq
+            return "earliest"
+        conn.cursor = seq + 1
+        for record in index.iter_back(seq, SCAN_LIMIT):
+            if _visible(conn.grants, record):
+                return record.update.id
+        return "earliest"
+
+    async def _start_response(self, last_event_id: str | None) -> None:
+        headers = [
+            (b"content-type", b"text/event-stream; charset=utf-8"),
+            (b"cache-control", b"private, no-cache, no-store"),
+            (b"x-accel-buffering", b"no"),
+        ]
+        if last_event_id is not None:
+            value = last_event_id.encode()
+            headers += [(b"last-event-id", value), (b"mercure-last-event-id", value)]
+        await self.send({"type": "http.response.start", "status": 200, "headers": headers})
+        await self.send(
+            {
+                "type": "http.response.body",
+                "body": retry_field(self.hub.settings.retry_ms),
+                "more_body": True,
+            }
+        )
+
+    async def _write_loop(self, conn: Connection) -> None:
+        send = self.send
+        loop = asyncio.get_running_loop()
+        while conn.closed is None:
+            chunk = self._replay_chunk(conn) if conn.cursor is not None else conn.take()
+            if chunk:
+                conn.blocked_since = time.monotonic()
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                conn.blocked_since = 0.0
+                conn.wrote = True
+            elif conn.cursor is None and conn.closed is None and not conn.poll:
+                waiter = loop.create_future()
+                conn.waiter = waiter
+                try:
+                    await waiter
+                finally:
+                    conn.waiter = None
+            if conn.poll:
+                conn.poll = False
+                if await _peer_gone(self.receive):
+                    self.hub.registry.drop(conn, "gone")
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    def _replay_chunk(self, conn: Connection) -> bytes:
+        index = self.hub.index
+        cursor = conn.cursor
+        assert cursor is not None
+        if cursor < index.first_seq:
+            # The window moved past this reader while it was slow: end the
+            # stream, so that it reconnects and is told what it missed.
+            self.hub.registry.drop(conn, "lost")
+            return b""
+        parts: list[bytes] = []
+        size = 0
+        records = index.iter_from(cursor, _REPLAY_RECORDS)
+        for record in records:
+            cursor += 1
+            if accepts(conn, record):
+                parts.append(record.wire)
+                size += len(record.wire)
+                if size >= _REPLAY_BYTES:
+                    break
+        conn.cursor = None if cursor >= index.next_seq else cursor
+        return b"".join(parts)
+
+
+def _requested_id(headers: dict[bytes, bytes], values: dict[str, list[str]]) -> str | None:
+    header = headers.get(b"last-event-id")
+    if header is not None:
+        return header.decode("utf-8", "replace")
+    for name in _LAST_EVENT_ID_PARAMETERS:
+        if values.get(name):
+            return values[name][0]
+    return None
+
+
+async def _peer_gone(receive: Receive) -> bool:
+    """Has the client disconnected? Answers at once, without a task per connection.
+
+    Why: ASGI reports a disconnect only through ``receive``; waiting on it for
+    the whole stream would need a second task per subscriber, so the writer
+    peeks on every heartbeat instead, with a zero timeout.
+    """
+    try:
+        async with asyncio.timeout(0):
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return True
+    except TimeoutError:
+        return False
+
+
+def _aborter(send: Send) -> Callable[[], None] | None:
+    """A callable that drops the client's socket at once, if the server exposes it.
+
+    Why: a subscriber that stops reading leaves ``send`` parked until its socket
+    drains, which may be never; ``transport.close()`` would wait for that too.
+    uvicorn's ``send`` is a bound method of its request cycle, which holds the
+    transport; with a server that hides it, the stalled request is cancelled.
+    """
+    transport = getattr(getattr(send, "__self__", None), "transport", None)
+    abort = getattr(transport, "abort", None)
+    if callable(abort):
+        return cast(Callable[[], None], abort)
+    task = asyncio.current_task()
+    if task is None:
+        return None
+    return lambda: None if task.cancel() else None

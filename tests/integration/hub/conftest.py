@@ -1,0 +1,174 @@
+"""A hub under a real uvicorn on a free port, in the test's event loop.
+
+Until the application mounts the hub, these tests serve it from a tiny ASGI
+app, so everything goes over real sockets through uvicorn's HTTP stack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import jwt
+import pytest
+import uvicorn
+
+from rill.auth.tokens import TokenIssuer, TokenVerifier
+from rill.broker.memory import MemoryBroker
+from rill.config import HubSettings, Settings
+from rill.hub import Hub
+from rill.sse.decoder import SSEDecoder
+from rill.sse.event import ServerSentEvent
+from tests.conftest import free_port
+
+KEY = "test-secret-key-for-the-hub-0123456789"
+SESSION_KEY = KEY
+
+
+def hub_token(
+    publish: list[str] | None = None,
+    subscribe: list[str] | None = None,
+    *,
+    key: str = KEY,
+    ttl: float | None = 3600,
+    details: list[dict[str, Any]] | None = None,
+    headers: dict[str, Any] | None = None,
+    **claims: Any,
+) -> str:
+    body: dict[str, Any] = dict(claims)
+    if details is not None:
+        body["authorization_details"] = details
+    elif publish is not None or subscribe is not None:
+        body["mercure"] = {"publish": publish or [], "subscribe": subscribe or []}
+    if ttl is not None:
+        body.setdefault("exp", int(time.time() + ttl))
+    return jwt.encode(body, key, algorithm="HS256", headers=headers)
+
+
+PUBLISHER = hub_token(publish=["*"])
+
+
+@dataclass
+class HubServer:
+    url: str
+    hub: Hub
+    server: uvicorn.Server
+
+    def client(self, **kwargs: Any) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.url, timeout=10, **kwargs)
+
+    async def publish(
+        self, topic: str | list[str], data: str = "x", token: str = PUBLISHER, **fields: Any
+    ) -> httpx.Response:
+        form: list[tuple[str, str]] = [
+            ("topic", t) for t in ([topic] if isinstance(topic, str) else topic)
+        ]
+        form.append(("data", data))
+        for name, value in fields.items():
+            form.append((name, "on" if value is True else str(value)))
+        async with self.client() as c:
+            return await c.post(
+                "/.well-known/mercure",
+                content=urlencode(form),
+                headers={
+                    "Authorization": f"Bearer {token}",
+                    "Content-Type": "application/x-www-form-urlencoded",
+                },
+            )
+
+
+class Stream:
+    """An open subscription: read decoded events with a timeout."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.response = response
+        self._chunks = response.aiter_bytes()
+        self._decoder = SSEDecoder()
+        self._ready: list[ServerSentEvent] = []
+
+    async def next(self, timeout: float = 5) -> ServerSentEvent:
+        async with asyncio.timeout(timeout):
+            while not self._ready:
+                chunk = await anext(self._chunks)
+                self._ready.extend(self._decoder.feed(chunk))
+        return self._ready.pop(0)
+
+    async def take(self, count: int, timeout: float = 5) -> list[ServerSentEvent]:
+        return [await self.next(timeout) for _ in range(count)]
+
+    async def nothing(self, wait: float = 0.3) -> None:
+        with pytest.raises(TimeoutError):
+            event = await self.next(wait)
+            raise AssertionError(f"unexpected event {event}")
+
+
+@contextlib.asynccontextmanager
+async def subscribe(
+    client: httpx.AsyncClient, params: Any, headers: dict[str, str] | None = None
+) -> AsyncIterator[Stream]:
+    async with client.stream(
+        "GET", "/.well-known/mercure", params=params, headers=headers or {}
+    ) as response:
+        yield Stream(response)
+
+
+def _app(hub: Hub) -> Callable[..., Awaitable[None]]:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            return
+        path = scope["path"]
+        if path == "/.well-known/mercure" or path.startswith("/.well-known/mercure/"):
+            await hub.asgi(scope, receive, send)
+        elif path.startswith("/.well-known/oauth-protected-resource"):
+            await hub.metadata_asgi(scope, receive, send)
+        else:
+            await send({"type": "http.response.start", "status": 404, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+
+    return app
+
+
+@pytest.fixture
+async def hub_factory(tmp_path: Any) -> AsyncIterator[Callable[..., Awaitable[HubServer]]]:
+    started: list[HubServer] = []
+    tasks: list[asyncio.Task[None]] = []
+
+    async def factory(broker: MemoryBroker | None = None, **hub_settings: Any) -> HubServer:
+        settings = Settings(data_dir=tmp_path, hub=HubSettings(**hub_settings))
+        hub = Hub(settings, broker or MemoryBroker(), TokenVerifier(secret=SESSION_KEY), KEY)
+        await hub.start()
+        port = free_port()
+        config = uvicorn.Config(
+            _app(hub), host="127.0.0.1", port=port, lifespan="off", log_level="warning"
+        )
+        server = uvicorn.Server(config)
+        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        tasks.append(asyncio.create_task(server.serve()))
+        while not server.started:
+            await asyncio.sleep(0.01)
+        running = HubServer(f"http://127.0.0.1:{port}", hub, server)
+        started.append(running)
+        return running
+
+    yield factory
+    for running in started:
+        await running.hub.close(deadline=2)
+        running.server.should_exit = True
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, 5)
+
+
+@pytest.fixture
+async def hub_server(hub_factory: Callable[..., Awaitable[HubServer]]) -> HubServer:
+    return await hub_factory()
+
+
+def session_token(subject: str) -> str:
+    return TokenIssuer(SESSION_KEY).mint(subject, ttl=3600)
