@@ -1,9 +1,13 @@
 """An in-process broker: streams are lists, subscribers wait on one future per stream.
 
 Serves a single process (``rill serve`` with one worker). Every subscriber of a
-stream shares one wake-up future, so an append costs one ``set_result`` however
+stream waits on one ``asyncio.Event``, so an append costs one ``set()`` however
 many readers wait; each reader then finds its place again by bisection, which
 keeps it correct while old entries are trimmed underneath it.
+
+Why an Event and not one shared future: cancelling a task that awaits a future
+cancels the future itself, so one reader going away would wake every other
+reader with a ``CancelledError``. ``Event.wait()`` gives each waiter its own.
 """
 
 from __future__ import annotations
@@ -26,13 +30,12 @@ class _Stream:
         self.keys: list[Position] = []
         self.entries: list[Entry] = []
         self.ended = False
-        self.wake: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.wake = asyncio.Event()
         self.expiry: asyncio.TimerHandle | None = None
 
     def notify(self) -> None:
-        if not self.wake.done():
-            self.wake.set_result(None)
-        self.wake = asyncio.get_running_loop().create_future()
+        self.wake.set()
+        self.wake = asyncio.Event()
 
     def index_after(self, after: Position | None) -> int:
         return 0 if after is None else bisect.bisect_right(self.keys, after)
@@ -125,7 +128,7 @@ class MemoryBroker(Broker):
                 continue
             if s.ended or self._closed:
                 return
-            await s.wake
+            await s.wake.wait()
 
     async def end(self, stream: str, ttl: float) -> None:
         s = self._get(stream)
