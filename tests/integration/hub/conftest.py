@@ -84,20 +84,35 @@ class HubServer:
 
 
 class Stream:
-    """An open subscription: read decoded events with a timeout."""
+    """An open subscription: read decoded events with a timeout.
+
+    A reader task owns the byte iterator, so a timed-out wait does not cancel
+    (and so end) the response stream itself.
+    """
 
     def __init__(self, response: httpx.Response) -> None:
         self.response = response
-        self._chunks = response.aiter_bytes()
-        self._decoder = SSEDecoder()
-        self._ready: list[ServerSentEvent] = []
+        self._events: asyncio.Queue[ServerSentEvent | None] = asyncio.Queue()
+        self._reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        decoder = SSEDecoder()
+        try:
+            async for chunk in self.response.aiter_bytes():
+                for event in decoder.feed(chunk):
+                    self._events.put_nowait(event)
+        except httpx.HTTPError:
+            pass
+        finally:
+            self._events.put_nowait(None)
 
     async def next(self, timeout: float = 5) -> ServerSentEvent:
         async with asyncio.timeout(timeout):
-            while not self._ready:
-                chunk = await anext(self._chunks)
-                self._ready.extend(self._decoder.feed(chunk))
-        return self._ready.pop(0)
+            event = await self._events.get()
+        if event is None:
+            self._events.put_nowait(None)
+            raise EOFError("the stream ended")
+        return event
 
     async def take(self, count: int, timeout: float = 5) -> list[ServerSentEvent]:
         return [await self.next(timeout) for _ in range(count)]
@@ -107,6 +122,16 @@ class Stream:
             event = await self.next(wait)
             raise AssertionError(f"unexpected event {event}")
 
+    async def ended(self, timeout: float = 5) -> None:
+        async with asyncio.timeout(timeout):
+            while (await self._events.get()) is not None:
+                pass
+
+    async def close(self) -> None:
+        self._reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._reader
+
 
 @contextlib.asynccontextmanager
 async def subscribe(
@@ -115,7 +140,11 @@ async def subscribe(
     async with client.stream(
         "GET", "/.well-known/mercure", params=params, headers=headers or {}
     ) as response:
-        yield Stream(response)
+        stream = Stream(response)
+        try:
+            yield stream
+        finally:
+            await stream.close()
 
 
 def _app(hub: Hub) -> Callable[..., Awaitable[None]]:
