@@ -70,13 +70,18 @@ def from_transport(service: str, exc: BaseException) -> UpstreamError | None:
     if "TimeoutException" in names:
         return timed_out(service)
     if "TransportError" in names:
-        return UpstreamUnavailable(f"the connection to {service} was lost")
+        return connection_lost(service)
     return UpstreamError(f"{service} sent a response Rill could not read")
 
 
 def unreachable(service: str) -> UpstreamError:
     logger.warning("upstream_unreachable", extra={"service": service})
     return UpstreamUnavailable(f"could not reach {service}")
+
+
+def connection_lost(service: str) -> UpstreamError:
+    logger.warning("upstream_connection_lost", extra={"service": service})
+    return UpstreamUnavailable(f"the connection to {service} was lost")
 
 
 def timed_out(service: str) -> UpstreamError:

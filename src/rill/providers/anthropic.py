@@ -85,7 +85,7 @@ class AnthropicProvider(Provider):
                     if text:
                         yield TextDelta(text)
             except anthropic.APIError as exc:
-                raise self._translate(exc) from None
+                raise self._translate(exc, streaming=True) from None
             except Exception as exc:
                 translated = _upstream.from_transport(self.service, exc)
                 if translated is None:
@@ -115,10 +115,12 @@ class AnthropicProvider(Provider):
         except anthropic.APIError as exc:
             raise self._translate(exc) from None
 
-    def _translate(self, exc: anthropic.APIError) -> UpstreamError:
+    def _translate(self, exc: anthropic.APIError, *, streaming: bool = False) -> UpstreamError:
         if isinstance(exc, anthropic.APITimeoutError):
             return _upstream.timed_out(self.service)
         if isinstance(exc, anthropic.APIConnectionError):
+            if streaming:
+                return _upstream.connection_lost(self.service)
             return _upstream.unreachable(self.service)
         status = exc.status_code if isinstance(exc, anthropic.APIStatusError) else 200
         # Why: an ``event: error`` mid-stream is raised with the stream's 200 status;

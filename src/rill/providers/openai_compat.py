@@ -84,7 +84,7 @@ class OpenAIProvider(Provider):
                     for text in reply.texts(event):
                         yield TextDelta(text)
             except openai.APIError as exc:
-                raise self._translate(exc) from None
+                raise self._translate(exc, streaming=True) from None
             except Exception as exc:
                 translated = _upstream.from_transport(self.service, exc)
                 if translated is None:
@@ -110,10 +110,12 @@ class OpenAIProvider(Provider):
         except openai.APIError as exc:
             raise self._translate(exc) from None
 
-    def _translate(self, exc: openai.APIError) -> UpstreamError:
+    def _translate(self, exc: openai.APIError, *, streaming: bool = False) -> UpstreamError:
         if isinstance(exc, openai.APITimeoutError):
             return _upstream.timed_out(self.service)
         if isinstance(exc, openai.APIConnectionError):
+            if streaming:
+                return _upstream.connection_lost(self.service)
             return _upstream.unreachable(self.service)
         if isinstance(exc, openai.APIStatusError):
             return _upstream.from_status(self.service, exc.status_code, _error_type(exc.body))

@@ -1,0 +1,1 @@
+"""Fake upstream model servers that speak real HTTP, for provider tests."""
