@@ -198,6 +198,19 @@ def test_send_resumes_transparently_when_the_post_stream_drops(
         assert paths.count(f"/api/chat/{reply.message_id}/stream") == 1, paths
 
 
+def test_send_resumes_even_when_the_post_drops_before_message_start(
+    rill_server: RunningServer,
+) -> None:
+    # Why: Rill names the message in X-Rill-Message-Id, so no event is needed to resume.
+    transport = CuttingTransport(5)
+    http = httpx.Client(base_url=rill_server.url, transport=transport, timeout=10)
+    with ChatClient(http=http, policy=QUICK) as client:
+        client.session()
+        reply = client.ask("slow", "early drop")
+    http.close()
+    assert (reply.text, reply.done) == ("early drop", True)
+
+
 def test_resume_from_the_start_and_after_the_end(chat: ChatClient) -> None:
     full = chat.ask("echo", "from the top")
     assert full.message_id

@@ -36,6 +36,7 @@ from rill.client.sse import (
 __all__ = ["AsyncChatClient", "ChatClient"]
 
 DEFAULT_URL = "http://127.0.0.1:8000"
+MESSAGE_ID_HEADER = "X-Rill-Message-Id"
 
 
 def _chat_request(chatbot_id: str, message: str, conversation_id: str | None) -> SSERequest:
@@ -58,6 +59,19 @@ def _resumer(reply: Reply) -> Callable[[], SSERequest | None]:
         return _stream_request(reply.message_id) if reply.message_id else None
 
     return reconnect
+
+
+def _note_message_id(reply: Reply) -> Callable[[httpx.Response], None]:
+    """Learn the reply's id from the response headers, before any event arrives."""
+
+    def note(response: httpx.Response) -> None:
+        # Why: Rill names the message in a header too; with it, a stream that drops
+        # before message_start is still resumable. Absent (another server): no harm.
+        message_id = response.headers.get(MESSAGE_ID_HEADER)
+        if message_id and reply.message_id is None:
+            reply.message_id = message_id
+
+    return note
 
 
 def _history_params(
@@ -144,6 +158,7 @@ class AsyncChatClient:
             _chat_request(chatbot_id, message, conversation_id),
             policy=self.policy,
             reconnect=_resumer(reply),
+            on_response=_note_message_id(reply),
         )
         return AsyncReplyStream(source, reply)
 
@@ -256,6 +271,7 @@ class ChatClient:
             _chat_request(chatbot_id, message, conversation_id),
             policy=self.policy,
             reconnect=_resumer(reply),
+            on_response=_note_message_id(reply),
         )
         return ReplyStream(source, reply)
 

@@ -14,7 +14,8 @@ the problem+json detail.
 
 A stream that must not be re-sent as is (a POST that starts a chat turn) passes
 ``reconnect``: a function returning the request to reconnect with, or ``None``
-when it cannot resume yet (``StreamInterrupted`` is raised then).
+when it cannot resume yet (``StreamInterrupted`` is raised then). ``on_response``
+sees each accepted response's headers before its events.
 """
 
 from __future__ import annotations
@@ -202,10 +203,12 @@ class AsyncEventSource(_SourceBase):
         policy: ReconnectPolicy | None = None,
         reconnect: Callable[[], SSERequest | None] | None = None,
         last_event_id: str = "",
+        on_response: Callable[[httpx.Response], None] | None = None,
     ) -> None:
         request = SSERequest(request) if isinstance(request, str) else request
         super().__init__(request, policy, reconnect, last_event_id)
         self._client = client
+        self._on_response = on_response
         self._events = self._run()
 
     def __aiter__(self) -> AsyncIterator[ServerSentEvent]:
@@ -232,6 +235,8 @@ class AsyncEventSource(_SourceBase):
                         await response.aread()
                     if not state.accept(response):
                         return
+                    if self._on_response is not None:
+                        self._on_response(response)
                     async for chunk in response.aiter_bytes():
                         for event in state.feed(chunk):
                             state.last_event_id = event.id
@@ -253,10 +258,12 @@ class EventSource(_SourceBase):
         policy: ReconnectPolicy | None = None,
         reconnect: Callable[[], SSERequest | None] | None = None,
         last_event_id: str = "",
+        on_response: Callable[[httpx.Response], None] | None = None,
     ) -> None:
         request = SSERequest(request) if isinstance(request, str) else request
         super().__init__(request, policy, reconnect, last_event_id)
         self._client = client
+        self._on_response = on_response
         self._events = self._run()
 
     def __iter__(self) -> Iterator[ServerSentEvent]:
@@ -283,6 +290,8 @@ class EventSource(_SourceBase):
                         response.read()
                     if not state.accept(response):
                         return
+                    if self._on_response is not None:
+                        self._on_response(response)
                     for chunk in response.iter_bytes():
                         for event in state.feed(chunk):
                             state.last_event_id = event.id

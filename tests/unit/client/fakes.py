@@ -96,6 +96,8 @@ class FakeChatServer:
     cut_resumes_at: list[int] = field(default_factory=list)
     #: Raised where the POST is cut instead of a read error (e.g. KeyboardInterrupt).
     cut_error: BaseException | None = None
+    #: Name the new message in an ``X-Rill-Message-Id`` header, as Rill does.
+    id_header: bool = False
     retry_ms: int = 0
     chunk: int = 7
     requests: list[httpx.Request] = field(default_factory=list)
@@ -154,7 +156,10 @@ class FakeChatServer:
         cut, self.cut_post_at = self.cut_post_at, None
         stream = CutStream(self.stream_body(message_id), cut=cut, chunk=self.chunk,
                            error=self.cut_error)
-        return httpx.Response(200, headers=SSE_HEADERS, stream=stream)
+        headers = dict(SSE_HEADERS)
+        if self.id_header:
+            headers["x-rill-message-id"] = message_id
+        return httpx.Response(200, headers=headers, stream=stream)
 
     def _resume(self, message_id: str, last_event_id: str) -> httpx.Response:
         if message_id not in self.replies:

@@ -100,6 +100,17 @@ def test_drop_before_message_start_cannot_resume() -> None:
     assert [r.method for r in server.requests] == ["POST"]
 
 
+@pytest.mark.parametrize("cut", [0, 5, 12, 30, 100])
+def test_drop_before_message_start_resumes_when_the_server_names_the_message(cut: int) -> None:
+    server = FakeChatServer(cut_post_at=cut, id_header=True)
+    reply = sync_client(server).ask("echo", "hello again")
+    assert (reply.text, reply.message_id, reply.conversation_id) == (
+        "hello again", "msg_1", "conv_1")
+    resume = server.requests[-1]
+    assert resume.url.path == "/api/chat/msg_1/stream"
+    assert "last-event-id" not in resume.headers
+
+
 def test_resume_a_message_from_an_event_id() -> None:
     server = FakeChatServer()
     chat = sync_client(server)
