@@ -58,8 +58,18 @@ export class ApiClient {
     this.fetchImpl = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
   }
 
-  /** Raw request with the cookie; network failures become NetworkError. */
+  /**
+   * Raw request with the session cookie; network failures become NetworkError.
+   * An expired anonymous session (401) is renewed once and the request repeated.
+   */
   async request(path: string, init: RequestInit = {}): Promise<Response> {
+    const response = await this.send(path, init);
+    if (response.status !== 401 || path === '/api/session') return response;
+    const renewed = await this.send('/api/session', { method: 'POST', headers: { Accept: 'application/json' } });
+    return renewed.ok ? this.send(path, init) : response;
+  }
+
+  private async send(path: string, init: RequestInit): Promise<Response> {
     try {
       return await this.fetchImpl(this.baseUrl + path, { credentials: 'include', ...init });
     } catch (error) {

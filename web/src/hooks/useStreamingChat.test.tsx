@@ -3,6 +3,7 @@ import type { ReactNode } from 'react';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ApiClient } from '../api/client';
 import { ChatRegistry } from '../chat/ChatRegistry';
+import type { ChatMessage } from '../chat/types';
 import { FakeServer, conversation_, events, json, message_, sseEvent } from '../test/fakeServer';
 import { ChatProvider } from './ChatContext';
 import { useStreamingChat } from './useStreamingChat';
@@ -19,7 +20,7 @@ async function ready(result: { current: { isReady: boolean } }) {
   await waitFor(() => expect(result.current.isReady).toBe(true));
 }
 
-const bot = (result: { current: { messages: readonly { role: string }[] } }) =>
+const bot = (result: { current: { messages: readonly ChatMessage[] } }) =>
   result.current.messages.filter((m) => m.role === 'assistant').at(-1);
 
 beforeEach(() => {

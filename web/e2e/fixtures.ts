@@ -1,0 +1,60 @@
+import { test as base, expect, type Page, type APIRequestContext } from '@playwright/test';
+import { mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const SCREENSHOTS = resolve(dirname(fileURLToPath(import.meta.url)), '../test-results/screenshots');
+mkdirSync(SCREENSHOTS, { recursive: true });
+
+/** Base URL of the server started by global-setup (read at run time, in the worker). */
+export const test = base.extend({
+  baseURL: async ({}, use) => {
+    await use(process.env.RILL_E2E_URL);
+  },
+});
+
+export { expect };
+
+export async function shot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`) });
+}
+
+export interface ServerMessage {
+  id: string;
+  role: 'user' | 'assistant';
+  content: string;
+  status: string;
+  conversationId: string;
+}
+
+/** Every message of the user with a bot, oldest first (the API pages newest first). */
+export async function serverHistory(request: APIRequestContext, chatbotId: string): Promise<ServerMessage[]> {
+  const all: ServerMessage[] = [];
+  let before: string | null = null;
+  for (;;) {
+    const query = new URLSearchParams({ chatbotId, limit: '100' });
+    if (before) query.set('before', before);
+    const response = await request.get(`/api/history?${query}`);
+    expect(response.ok()).toBeTruthy();
+    const page = (await response.json()) as { messages: ServerMessage[]; hasMore: boolean; nextCursor: string | null };
+    all.unshift(...page.messages);
+    if (!page.hasMore || !page.nextCursor) return all;
+    before = page.nextCursor;
+  }
+}
+
+/** The text of the last bot reply on screen. */
+export function lastReply(page: Page) {
+  return page.locator('article[data-role="assistant"]').last();
+}
+
+export async function openChat(page: Page, botId: string): Promise<void> {
+  await page.goto(`/#/chat/${botId}`);
+  await expect(page.getByRole('textbox', { name: /your message|메시지 입력/i })).toBeEnabled();
+}
+
+export async function send(page: Page, text: string): Promise<void> {
+  const box = page.getByRole('textbox', { name: /your message|메시지 입력/i });
+  await box.fill(text);
+  await box.press('Enter');
+}

@@ -1,0 +1,94 @@
+import { useCallback, useEffect, useState } from 'react';
+import type { ApiClient } from './api/client';
+import type { Bot } from './api/types';
+import { ChatView } from './components/ChatView';
+import { CloseIcon, MenuIcon } from './components/icons';
+import { LangSwitch, ThemeToggle } from './components/Settings';
+import { Sidebar } from './components/Sidebar';
+import { useI18n } from './i18n/I18n';
+import { useHashRoute } from './route';
+
+type Boot = { state: 'loading' } | { state: 'failed'; message: string } | { state: 'ready'; bots: Bot[] };
+
+export function App({ api }: { api: ApiClient }) {
+  const { t } = useI18n();
+  const [boot, setBoot] = useState<Boot>({ state: 'loading' });
+  const [route, navigate] = useHashRoute();
+  const [drawerOpen, setDrawerOpen] = useState(false);
+
+  const start = useCallback(async () => {
+    setBoot({ state: 'loading' });
+    try {
+      await api.createSession();
+      setBoot({ state: 'ready', bots: await api.listBots() });
+    } catch (error) {
+      setBoot({ state: 'failed', message: error instanceof Error ? error.message : String(error) });
+    }
+  }, [api]);
+
+  useEffect(() => {
+    void start();
+  }, [start]);
+
+  useEffect(() => {
+    if (!drawerOpen) return;
+    const onKey = (e: KeyboardEvent) => e.key === 'Escape' && setDrawerOpen(false);
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, [drawerOpen]);
+
+  if (boot.state !== 'ready') {
+    return (
+      <div className="boot">
+        {boot.state === 'loading' ? (
+          <>
+            <span className="spinner" aria-hidden="true" />
+            <span role="status">{t('connecting')}</span>
+          </>
+        ) : (
+          <div className="boot-error" role="alert">
+            <p>{t('connectFailed')}</p>
+            <p className="muted">{boot.message}</p>
+            <button type="button" className="btn" onClick={() => void start()}>
+              {t('retry')}
+            </button>
+          </div>
+        )}
+      </div>
+    );
+  }
+
+  const bots = boot.bots;
+  const routeBot = route.page === 'chat' ? route.botId : null;
+  const bot = bots.find((b) => b.id === routeBot) ?? bots[0] ?? null;
+
+  return (
+    <div className={`app${drawerOpen ? ' drawer-open' : ''}`}>
+      <aside className="sidebar" id="sidebar" aria-label={t('menu')}>
+        <button type="button" className="icon-btn drawer-close" onClick={() => setDrawerOpen(false)} aria-label={t('closeMenu')}>
+          <CloseIcon />
+        </button>
+        <Sidebar bots={bots} botId={bot?.id ?? null} onSelectBot={(id) => navigate({ page: 'chat', botId: id })} onClose={() => setDrawerOpen(false)} />
+      </aside>
+      <div className="backdrop" onClick={() => setDrawerOpen(false)} aria-hidden="true" />
+      <main className="main">
+        <header className="topbar">
+          <button type="button" className="icon-btn menu-btn" onClick={() => setDrawerOpen(true)} aria-label={t('menu')} aria-controls="sidebar" aria-expanded={drawerOpen}>
+            <MenuIcon />
+          </button>
+          {bot && (
+            <div className="topbar-title">
+              <h1>{bot.name}</h1>
+              <span className="model">{bot.model || bot.provider}</span>
+            </div>
+          )}
+          <div className="topbar-actions">
+            <LangSwitch />
+            <ThemeToggle />
+          </div>
+        </header>
+        {bot && <ChatView key={bot.id} bot={bot} />}
+      </main>
+    </div>
+  );
+}

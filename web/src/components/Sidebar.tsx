@@ -1,0 +1,148 @@
+import { useState, useSyncExternalStore } from 'react';
+import type { Bot, Conversation } from '../api/types';
+import { useChatRegistry } from '../hooks/ChatContext';
+import { useStreamingChat } from '../hooks/useStreamingChat';
+import { useI18n } from '../i18n/I18n';
+import { PlusIcon, TrashIcon } from './icons';
+
+function BotButton({ bot, active, onSelect }: { bot: Bot; active: boolean; onSelect: (id: string) => void }) {
+  const session = useChatRegistry().get(bot.id);
+  const streaming = useSyncExternalStore(session.subscribe, () => session.getSnapshot().isStreaming);
+  const { t } = useI18n();
+  return (
+    <button
+      type="button"
+      className={`bot-item${active ? ' active' : ''}`}
+      onClick={() => onSelect(bot.id)}
+      aria-current={active ? 'page' : undefined}
+      data-bot={bot.id}
+    >
+      <span className="avatar small" aria-hidden="true">
+        {bot.name.slice(0, 1).toUpperCase()}
+      </span>
+      <span className="bot-text">
+        <span className="bot-name">{bot.name}</span>
+        <span className="bot-desc">{bot.description}</span>
+      </span>
+      {streaming && <span className="activity-dot" title={t('replying', { bot: bot.name })} aria-label={t('replying', { bot: bot.name })} />}
+    </button>
+  );
+}
+
+function conversationLabel(conversation: Conversation, fallback: string, lang: string): string {
+  if (conversation.title) return conversation.title;
+  const date = new Date(conversation.updatedAt || conversation.createdAt);
+  return Number.isNaN(date.getTime())
+    ? fallback
+    : `${fallback} · ${date.toLocaleString(lang, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' })}`;
+}
+
+function Conversations({ botId, onPicked }: { botId: string; onPicked: () => void }) {
+  const { t, lang } = useI18n();
+  const chat = useStreamingChat({ name: botId });
+  const [confirming, setConfirming] = useState<string | null>(null);
+  return (
+    <section className="side-section" aria-label={t('conversations')}>
+      <div className="side-heading">
+        <span>{t('conversations')}</span>
+        <button
+          type="button"
+          className="btn btn-small btn-ghost"
+          onClick={() => {
+            void chat.newChat();
+            onPicked();
+          }}
+          disabled={chat.isStreaming}
+        >
+          <PlusIcon width={16} height={16} /> {t('newChat')}
+        </button>
+      </div>
+      {chat.conversations.length === 0 && <p className="side-empty">{t('noConversations')}</p>}
+      <ul className="conv-list">
+        {chat.conversations.map((c) => (
+          <li key={c.id} className={c.id === chat.conversationId ? 'active' : undefined}>
+            {confirming === c.id ? (
+              <div className="conv-confirm">
+                <span>{t('confirmDelete')}</span>
+                <button
+                  type="button"
+                  className="btn btn-small btn-danger"
+                  onClick={() => {
+                    setConfirming(null);
+                    void chat.deleteConversation(c.id);
+                  }}
+                >
+                  {t('delete')}
+                </button>
+                <button type="button" className="btn btn-small btn-ghost" onClick={() => setConfirming(null)}>
+                  {t('cancel')}
+                </button>
+              </div>
+            ) : (
+              <>
+                <button
+                  type="button"
+                  className="conv-item"
+                  onClick={() => {
+                    void chat.selectConversation(c.id);
+                    onPicked();
+                  }}
+                  disabled={chat.isStreaming && c.id !== chat.conversationId}
+                  aria-current={c.id === chat.conversationId ? 'true' : undefined}
+                >
+                  {conversationLabel(c, t('untitled'), lang)}
+                </button>
+                <button type="button" className="icon-btn small conv-delete" onClick={() => setConfirming(c.id)} aria-label={t('deleteConversation')} title={t('deleteConversation')}>
+                  <TrashIcon width={15} height={15} />
+                </button>
+              </>
+            )}
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}
+
+interface SidebarProps {
+  bots: Bot[];
+  botId: string | null;
+  onSelectBot: (id: string) => void;
+  onClose: () => void;
+  children?: React.ReactNode;
+}
+
+export function Sidebar({ bots, botId, onSelectBot, onClose, children }: SidebarProps) {
+  const { t } = useI18n();
+  return (
+    <div className="sidebar-inner">
+      <div className="brand">
+        <svg viewBox="0 0 32 32" width="26" height="26" aria-hidden="true">
+          <path d="M4 20c4-8 8 8 12 0s8 8 12 0" stroke="currentColor" strokeWidth="3.5" fill="none" strokeLinecap="round" />
+          <path d="M4 12c4-8 8 8 12 0s8 8 12 0" stroke="currentColor" strokeWidth="3.5" fill="none" strokeLinecap="round" opacity=".45" />
+        </svg>
+        <span>Rill</span>
+      </div>
+      {children}
+      <section className="side-section" aria-label={t('chatbots')}>
+        <div className="side-heading">
+          <span>{t('chatbots')}</span>
+        </div>
+        <nav className="bot-list">
+          {bots.map((bot) => (
+            <BotButton
+              key={bot.id}
+              bot={bot}
+              active={bot.id === botId}
+              onSelect={(id) => {
+                onSelectBot(id);
+                onClose();
+              }}
+            />
+          ))}
+        </nav>
+      </section>
+      {botId && <Conversations botId={botId} onPicked={onClose} />}
+    </div>
+  );
+}
