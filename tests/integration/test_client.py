@@ -6,6 +6,7 @@ Bots: ``echo`` (fast echo), ``slow`` (slow echo), ``guide``.
 from __future__ import annotations
 
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -196,6 +197,26 @@ def test_send_resumes_transparently_when_the_post_stream_drops(
         assert reply.done and reply.stop_reason == "end_turn"
         paths = [r.url.path for r in transport.requests]
         assert paths.count(f"/api/chat/{reply.message_id}/stream") == 1, paths
+
+
+def test_send_resumes_exactly_after_a_random_cut_anywhere(rill_server: RunningServer) -> None:
+    rng = random.Random(20240607)
+    words = ["stream", "안녕하세요", "챗봇", "🦀", "resume", "id:", "data:", "\u00e9t\u00e9"]
+    http = httpx.Client(base_url=rill_server.url, timeout=10)
+    with ChatClient(http=http, policy=QUICK) as client:
+        client.session()
+        token = client.token
+    http.close()
+    for _ in range(25):
+        text = " ".join(rng.choice(words) for _ in range(rng.randint(1, 15)))
+        transport = CuttingTransport(rng.randint(0, 150 * len(text)))
+        with httpx.Client(base_url=rill_server.url, transport=transport, timeout=10) as http:
+            client = ChatClient(token=token, http=http, policy=QUICK)
+            stream = client.send(rng.choice(["echo", "slow"]), text)
+            received = deltas(list(stream))
+            assert received == stream.reply.text == text
+            stored = client.history(stream.reply.chatbot_id or "", stream.reply.conversation_id)
+            assert stored.messages[-1].content == text
 
 
 def test_send_resumes_even_when_the_post_drops_before_message_start(

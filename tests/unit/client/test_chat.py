@@ -157,3 +157,24 @@ async def test_async_session_cancel_and_errors() -> None:
         assert (await chat.cancel(reply.message_id or "")).status == "cancelled"
         with pytest.raises(APIError):
             await chat.resume("msg_nope").collect()
+
+
+async def test_async_break_out_early_then_close() -> None:
+    server = FakeChatServer()
+    async with async_client(server) as chat:
+        async with chat.send("echo", "one two three four") as stream:
+            async for event in stream:
+                if isinstance(event, TextDelta):
+                    break
+        assert stream.reply.text == "one "
+        # The reply goes on server-side; resume picks up after the last event seen.
+        rest = await chat.resume("msg_1", stream.reply.last_event_id).collect()
+        assert stream.reply.text + rest.text == "one two three four"
+
+
+def test_sync_break_out_early_without_close() -> None:
+    chat = sync_client(FakeChatServer())
+    stream = chat.send("echo", "one two three four")
+    for _ in stream:
+        break
+    del stream
