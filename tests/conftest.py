@@ -79,8 +79,8 @@ def start_server(
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("RILL_")}
     full_env.update(env or {})
     log_path = data_dir / f"server-{port}.log"
-    log = log_path.open("wb")
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=full_env)
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=full_env)
     server = RunningServer(f"http://127.0.0.1:{port}", port, data_dir, proc, log_path, env or {})
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

@@ -69,9 +69,7 @@ class TokenVerifier:
         return self._decode(token, self._secret if self._secret is not None else self._public_key)
 
     def _decode(self, token: str, key: Any) -> dict[str, Any]:
-        options: dict[str, Any] = {"require": []}
-        if self.audience is None:
-            options["verify_aud"] = False
+        options: jwt.types.Options = {"require": [], "verify_aud": self.audience is not None}
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,

@@ -1,0 +1,111 @@
+"""Chat events in the Anthropic Messages streaming format, encoded once as SSE bytes.
+
+Each event's SSE id is ``"<seq>-<offset>"``: ``seq`` counts the reply's events
+from 1 and ``offset`` is how many characters of reply text were sent up to and
+including the event. The pair is a valid broker position (ordered, strictly
+increasing), and the offset lets a resume be rebuilt from the stored text alone
+once the broker has forgotten the stream (see ``rill.chat.replay``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from rill.errors import InvalidInput
+from rill.sse.encoder import encode_event
+
+PING = encode_event('{"type": "ping"}', event="ping")
+
+
+def event_id(seq: int, offset: int) -> str:
+    return f"{seq}-{offset}"
+
+
+def parse_event_id(value: str) -> tuple[int, int]:
+    """Parse a chat ``Last-Event-ID``; anything else is ``InvalidInput``."""
+    head, sep, tail = value.partition("-")
+    if not (sep and head.isdigit() and tail.isdigit() and head.isascii() and tail.isascii()):
+        raise InvalidInput(f"Last-Event-ID {value!r} is not an id this stream sent")
+    return int(head), int(tail)
+
+
+def sse(name: str, data: dict[str, Any], seq: int, offset: int) -> bytes:
+    return encode_event(orjson.dumps(data).decode(), event=name, id=event_id(seq, offset))
+
+
+def message_start(
+    *,
+    message_id: str,
+    model: str,
+    input_tokens: int,
+    conversation_id: str,
+    user_message_id: str | None,
+    chatbot_id: str,
+) -> tuple[str, dict[str, Any]]:
+    return "message_start", {
+        "type": "message_start",
+        "message": {
+            "id": message_id,
+            "type": "message",
+            "role": "assistant",
+            "content": [],
+            "model": model,
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": {"input_tokens": input_tokens, "output_tokens": 0},
+            "conversation_id": conversation_id,
+            "user_message_id": user_message_id,
+            "chatbot_id": chatbot_id,
+        },
+    }
+
+
+def content_block_start() -> tuple[str, dict[str, Any]]:
+    return "content_block_start", {
+        "type": "content_block_start",
+        "index": 0,
+        "content_block": {"type": "text", "text": ""},
+    }
+
+
+def text_delta(text: str) -> tuple[str, dict[str, Any]]:
+    return "content_block_delta", {
+        "type": "content_block_delta",
+        "index": 0,
+        "delta": {"type": "text_delta", "text": text},
+    }
+
+
+def content_block_stop() -> tuple[str, dict[str, Any]]:
+    return "content_block_stop", {"type": "content_block_stop", "index": 0}
+
+
+def message_delta(stop_reason: str, output_tokens: int) -> tuple[str, dict[str, Any]]:
+    return "message_delta", {
+        "type": "message_delta",
+        "delta": {"stop_reason": stop_reason, "stop_sequence": None},
+        "usage": {"output_tokens": output_tokens},
+    }
+
+
+def message_stop() -> tuple[str, dict[str, Any]]:
+    return "message_stop", {"type": "message_stop"}
+
+
+def error(kind: str, message: str) -> tuple[str, dict[str, Any]]:
+    return "error", {"type": "error", "error": {"type": kind, "message": message}}
+
+
+def finale(
+    stop_reason: str, output_tokens: int, error_event: tuple[str, str] | None = None
+) -> list[tuple[str, dict[str, Any]]]:
+    """The closing events, in the order every reply ends with them.
+
+    Why a fixed shape: a resume rebuilt from the store must know which of these
+    a client already has from the sequence number alone.
+    """
+    events = [] if error_event is None else [error(*error_event)]
+    closing = [content_block_stop(), message_delta(stop_reason, output_tokens), message_stop()]
+    return [*events, *closing]

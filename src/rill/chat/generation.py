@@ -1,0 +1,162 @@
+"""One reply being generated: provider chunks in, chat events out to the broker.
+
+The generation runs in its own task, detached from any HTTP request: a client
+that disconnects never stops it, and every reader (the original POST, resumes
+on any node) sees the same events through the broker. It ends exactly once,
+in ``_finish``, whatever happened — completion, user cancel, provider failure,
+broker failure or shutdown — so no message is ever left ``streaming``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from rill.broker.base import Broker
+from rill.chat import events
+from rill.errors import RillError, UpstreamTimeout
+from rill.providers.base import Chunk, CompletionRequest, Finish, Provider, TextDelta
+from rill.store.base import Store
+from rill.store.models import MessageStatus, Usage
+
+log = logging.getLogger("rill.chat")
+
+
+class Generation:
+    def __init__(
+        self,
+        *,
+        message_id: str,
+        stream: str,
+        provider: Provider,
+        request: CompletionRequest,
+        store: Store,
+        broker: Broker,
+        first_token_timeout: float,
+        idle_timeout: float,
+        stream_ttl: float,
+        seq: int,
+    ) -> None:
+        self.message_id = message_id
+        self.stream = stream
+        self._provider = provider
+        self._request = request
+        self._store = store
+        self._broker = broker
+        self._first_token_timeout = first_token_timeout
+        self._idle_timeout = idle_timeout
+        self._stream_ttl = stream_ttl
+        #: Sequence number of the last event appended (message_start is appended by the caller).
+        self.seq = seq
+        self._parts: list[str] = []
+        self.length = 0
+        #: Characters saved to the store by the last checkpoint.
+        self.checkpointed = 0
+        self._cancel_reason: str | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    @property
+    def text(self) -> str:
+        if len(self._parts) > 1:
+            self._parts = ["".join(self._parts)]
+        return self._parts[0] if self._parts else ""
+
+    def cancel(self, reason: str = "cancelled") -> None:
+        """Stop generating: ``cancelled`` by the user, ``interrupted`` at shutdown."""
+        if self.task is not None and not self.task.done() and self._cancel_reason is None:
+            self._cancel_reason = reason
+            self.task.cancel()
+
+    async def _emit(self, event: tuple[str, dict[str, Any]]) -> str:
+        self.seq += 1
+        name, data = event
+        event_id = events.event_id(self.seq, self.length)
+        await self._broker.append(
+            self.stream, events.sse(name, data, self.seq, self.length), id=event_id
+        )
+        return event_id
+
+    async def run(self) -> None:
+        status: MessageStatus = "complete"
+        finish = Finish()
+        failure: tuple[str, str] | None = None
+        try:
+            await self._emit(events.content_block_start())
+            finish = await self._relay(self._provider.stream(self._request))
+            status = "complete"
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
+            status = "cancelled" if self._cancel_reason == "cancelled" else "interrupted"
+        except RillError as exc:
+            status, failure = "error", (exc.code, exc.detail)
+            log.warning("generation failed", extra={"event": "generation_failed",
+                        "message_id": self.message_id, "error": exc.code})
+        except Exception:
+            status, failure = "error", ("api_error", "the reply failed unexpectedly")
+            log.exception("generation crashed", extra={"event": "generation_crashed",
+                          "message_id": self.message_id})
+        await self._finish(status, finish, failure)
+
+    async def _relay(self, chunks: AsyncIterator[Chunk]) -> Finish:
+        iterator = aiter(chunks)
+        timeout = self._first_token_timeout
+        try:
+            while True:
+                try:
+                    async with asyncio.timeout(timeout):
+                        chunk = await anext(iterator)
+                except StopAsyncIteration:
+                    return Finish()
+                except TimeoutError:
+                    raise UpstreamTimeout(
+                        f"the model sent nothing for {timeout:g} s; the reply was stopped"
+                    ) from None
+                if isinstance(chunk, Finish):
+                    return chunk
+                if isinstance(chunk, TextDelta) and chunk.text:
+                    self._parts.append(chunk.text)
+                    self.length += len(chunk.text)
+                    await self._emit(events.text_delta(chunk.text))
+                    timeout = self._idle_timeout
+        finally:
+            # Why: closing the provider's generator closes its upstream request now,
+            # rather than whenever the garbage collector gets to it.
+            aclose = getattr(iterator, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+    async def _finish(
+        self, status: MessageStatus, finish: Finish, failure: tuple[str, str] | None
+    ) -> None:
+        stop_reason = {"complete": finish.stop_reason, "error": "error"}.get(status, status)
+        output_tokens = finish.output_tokens or len(self._parts)
+        closing = events.finale(stop_reason, output_tokens, failure)
+        final_id = events.event_id(self.seq + len(closing), self.length)
+        text = self.text
+        try:
+            await self._store.finish_message(
+                self.message_id,
+                content=text,
+                status=status,
+                stop_reason=stop_reason,
+                usage=Usage(finish.input_tokens, output_tokens),
+                final_event_id=final_id,
+                error=None if failure is None else failure[1],
+            )
+        except RillError:
+            log.exception("could not store the finished reply",
+                          extra={"event": "finish_failed", "message_id": self.message_id})
+        try:
+            for event in closing:
+                await self._emit(event)
+            await self._broker.end(self.stream, self._stream_ttl)
+        except RillError:
+            # The stored message is final; resumes rebuild the ending from it.
+            log.warning("could not publish the end of the reply",
+                        extra={"event": "finale_failed", "message_id": self.message_id})
+
+

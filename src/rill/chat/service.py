@@ -1,0 +1,245 @@
+"""The chat service: starts turns, relays and resumes their streams, cancels them.
+
+Concurrency (see ARCHITECTURE.md for the drawing): each reply is one
+``Generation`` task owned by this service, never by a request. Readers follow
+the reply's broker stream. Cancels reach the owning node through a broker
+signal, so ``POST /cancel`` works on any node. One checkpoint loop saves the
+text of every active reply at most every ``checkpoint_seconds``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from rill.broker.base import Broker, StreamMissing, compare_ids
+from rill.chat import events, replay
+from rill.chat.context import build_request, estimate_tokens
+from rill.chat.generation import Generation
+from rill.config import BotConfig, Settings
+from rill.errors import BrokerError, Conflict, InvalidInput, NotFound, RillError
+from rill.providers.registry import ProviderRegistry
+from rill.store.base import Store
+from rill.store.models import Conversation, Message
+
+log = logging.getLogger("rill.chat")
+
+CANCEL_CHANNEL = "chat:cancel"
+
+
+def stream_name(message_id: str) -> str:
+    return f"chat:{message_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class TurnRequest:
+    user_id: str
+    chatbot_id: str
+    message: str | None
+    conversation_id: str | None = None
+    regenerate: bool = False
+    language: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    message_id: str
+    conversation_id: str
+    user_message_id: str | None
+
+
+class ChatService:
+    def __init__(
+        self, settings: Settings, store: Store, broker: Broker, providers: ProviderRegistry
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.broker = broker
+        self.providers = providers
+        self.bots: dict[str, BotConfig] = {b.id: b for b in settings.bots}
+        self._active: dict[str, Generation] = {}
+        self._background: list[asyncio.Task[None]] = []
+
+    @property
+    def active_count(self) -> int:
+        return len(self._active)
+
+    async def start(self) -> None:
+        self._background = [
+            asyncio.create_task(self._checkpoint_loop(), name="rill-checkpoints"),
+            asyncio.create_task(self._cancel_listener(), name="rill-cancels"),
+        ]
+
+    async def close(self, grace: float | None = None) -> None:
+        """Let replies in flight finish within ``grace`` seconds, then stop the rest,
+        which end as ``interrupted`` with their text saved."""
+        grace = self.settings.shutdown_grace_seconds if grace is None else grace
+        tasks = [g.task for g in self._active.values() if g.task is not None]
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=grace)
+            for generation in list(self._active.values()):
+                generation.cancel("interrupted")
+            if pending:
+                await asyncio.wait(pending, timeout=5)
+        for task in self._background:
+            task.cancel()
+        for task in self._background:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def bot(self, chatbot_id: str) -> BotConfig:
+        try:
+            return self.bots[chatbot_id]
+        except KeyError:
+            raise InvalidInput(
+                f"no chatbot with id {chatbot_id!r}", chatbot_id=chatbot_id
+            ) from None
+
+    async def _conversation(self, request: TurnRequest) -> Conversation:
+        if request.conversation_id is not None:
+            conv = await self.store.get_conversation(request.user_id, request.conversation_id)
+            if conv.chatbot_id != request.chatbot_id:
+                raise Conflict(
+                    f"conversation {conv.id} belongs to chatbot {conv.chatbot_id!r}",
+                    conversation_id=conv.id,
+                )
+            return conv
+        latest = await self.store.latest_conversation(request.user_id, request.chatbot_id)
+        if latest is not None:
+            return latest
+        return await self.store.create_conversation(request.user_id, request.chatbot_id)
+
+    async def start_turn(self, request: TurnRequest) -> Turn:
+        """Store the turn, publish ``message_start`` and start generating."""
+        bot = self.bot(request.chatbot_id)
+        await self.store.ensure_user(request.user_id)
+        conv = await self._conversation(request)
+        user_msg, reply = await self.store.start_turn(
+            user_id=request.user_id,
+            conversation_id=conv.id,
+            user_text=request.message,
+            replace_last_reply=request.regenerate,
+            max_concurrent=self.settings.max_concurrent_generations,
+            node_id=self.settings.node_id or "",
+        )
+        history = await self.store.recent_messages(conv.id, bot.context_messages + 1)
+        completion = build_request(bot, [m for m in history if m.id != reply.id], request.language)
+        stream = stream_name(reply.id)
+        start = events.message_start(
+            message_id=reply.id,
+            model=bot.model or bot.provider,
+            input_tokens=estimate_tokens(completion),
+            conversation_id=conv.id,
+            user_message_id=None if user_msg is None else user_msg.id,
+            chatbot_id=bot.id,
+        )
+        try:
+            await self.broker.append(stream, events.sse(*start, 1, 0), id=events.event_id(1, 0))
+        except RillError as exc:
+            await self.store.finish_message(
+                reply.id, content="", status="error", stop_reason="error", usage=None,
+                final_event_id=None, error=exc.detail,
+            )
+            raise
+        generation = Generation(
+            message_id=reply.id,
+            stream=stream,
+            provider=self.providers.get(bot.id),
+            request=completion,
+            store=self.store,
+            broker=self.broker,
+            first_token_timeout=self.settings.first_token_timeout,
+            idle_timeout=self.settings.idle_timeout,
+            stream_ttl=self.settings.stream_ttl_seconds,
+            seq=1,
+        )
+        self._active[reply.id] = generation
+        generation.task = asyncio.create_task(self._run(generation), name=f"rill-gen-{reply.id}")
+        log.info("turn started", extra={"event": "turn_started", "user": request.user_id,
+                 "message_id": reply.id, "chatbot": bot.id})
+        return Turn(reply.id, conv.id, None if user_msg is None else user_msg.id)
+
+    async def _run(self, generation: Generation) -> None:
+        try:
+            await generation.run()
+        finally:
+            self._active.pop(generation.message_id, None)
+
+    async def relay(self, message_id: str, after: str | None = None) -> AsyncIterator[bytes]:
+        """The reply's encoded events after ``after``, live until it ends."""
+        async for entry in self.broker.subscribe(stream_name(message_id), after):
+            yield entry.payload
+
+    async def resume(
+        self, user_id: str, message_id: str, last_event_id: str | None
+    ) -> AsyncIterator[bytes] | None:
+        """Events after ``last_event_id`` for the owner, or None when there are none."""
+        message = await self.store.get_message(user_id, message_id)
+        if message.role != "assistant":
+            raise NotFound("no such reply", message_id=message_id)
+        if last_event_id is not None:
+            events.parse_event_id(last_event_id)
+        stream = stream_name(message_id)
+        try:
+            ended = await self.broker.is_ended(stream)
+            last = await self.broker.last_id(stream)
+        except StreamMissing:
+            return self._rebuilt(message, last_event_id)
+        if ended and (last is None or (last_event_id and compare_ids(last_event_id, last) >= 0)):
+            return None
+        return self.relay(message_id, last_event_id)
+
+    def _rebuilt(self, message: Message, after: str | None) -> AsyncIterator[bytes] | None:
+        if message.status == "streaming":
+            raise BrokerError("this reply's live stream is unavailable; try again shortly")
+        bot = self.bots.get(message.chatbot_id)
+        chunks = replay.rebuild(message, bot.model if bot else "", after)
+        if not chunks:
+            return None
+
+        async def emit() -> AsyncIterator[bytes]:
+            for chunk in chunks:
+                yield chunk
+
+        return emit()
+
+    async def cancel(self, user_id: str, message_id: str) -> Message:
+        message = await self.store.get_message(user_id, message_id)
+        if message.role != "assistant":
+            raise NotFound("no such reply", message_id=message_id)
+        if message.status != "streaming":
+            return message
+        generation = self._active.get(message_id)
+        if generation is not None:
+            generation.cancel("cancelled")
+        else:
+            await self.broker.publish(CANCEL_CHANNEL, message_id.encode())
+        return message
+
+    async def _cancel_listener(self) -> None:
+        while True:
+            try:
+                async for payload in self.broker.listen(CANCEL_CHANNEL):
+                    generation = self._active.get(payload.decode())
+                    if generation is not None:
+                        generation.cancel("cancelled")
+                return
+            except RillError:
+                await asyncio.sleep(1)
+
+    async def _checkpoint_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.checkpoint_seconds)
+            for generation in list(self._active.values()):
+                if generation.length == generation.checkpointed:
+                    continue
+                length = generation.length
+                try:
+                    await self.store.checkpoint(generation.message_id, generation.text)
+                    generation.checkpointed = length
+                except RillError:
+                    log.warning("checkpoint failed", extra={"event": "checkpoint_failed",
+                                "message_id": generation.message_id})

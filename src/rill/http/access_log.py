@@ -1,0 +1,37 @@
+"""Access log without query strings: they may carry tokens (the hub's ``authorization``)."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger("rill.access")
+
+
+class AccessLog:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 0
+
+        async def observe(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observe)
+        finally:
+            log.info(
+                "%s %s %s %.1fms", scope["method"], scope["path"], status or "-",
+                (time.perf_counter() - started) * 1000,
+                extra={"event": "request", "status": status, "path": scope["path"]},
+            )

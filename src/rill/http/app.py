@@ -1,0 +1,184 @@
+"""The application factory: wires settings to store, broker, providers, chat and hub.
+
+Request path, outermost first: the hub (raw ASGI, its own hot path) for
+``/.well-known/mercure*``; otherwise access log → CORS → body limits → FastAPI
+(routes, problem+json errors) → the static web app as the last route.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from rill import __version__
+from rill.auth.keys import load_or_create_secret
+from rill.auth.tokens import TokenIssuer, TokenVerifier
+from rill.broker.factory import open_broker
+from rill.chat.events import PING
+from rill.chat.service import ChatService
+from rill.config import Settings
+from rill.http import problems
+from rill.http.access_log import AccessLog
+from rill.http.heartbeat import Heartbeat
+from rill.http.limits import BodyLimit
+from rill.http.routes import bots, chat, conversations, health, history, session
+from rill.http.services import Services
+from rill.http.static import SinglePageApp, default_web_dir
+from rill.providers.registry import ProviderRegistry
+from rill.store.factory import open_store
+
+log = logging.getLogger("rill")
+HUB_PATH = "/.well-known/mercure"
+METADATA_PATH = "/.well-known/oauth-protected-resource"
+
+
+def session_secret(settings: Settings) -> str:
+    """The HS256 secret for sessions and hub tokens: configured, or generated once."""
+    if settings.jwt_secret is not None:
+        return settings.jwt_secret.get_secret_value()
+    return load_or_create_secret(settings.data_dir)
+
+
+def build_verifier(settings: Settings, secret: str) -> TokenVerifier:
+    if settings.jwks_url or settings.jwt_public_key:
+        return TokenVerifier(
+            public_key=settings.jwt_public_key,
+            jwks_url=settings.jwks_url if not settings.jwt_public_key else None,
+            algorithms=settings.jwt_algorithms,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+        )
+    return TokenVerifier(
+        secret=secret,
+        algorithms=[a for a in settings.jwt_algorithms if a.startswith("HS")] or ["HS256"],
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+    )
+
+
+async def build_services(settings: Settings) -> Services:
+    secret = session_secret(settings)
+    store = open_store(settings.database_url or "")
+    broker = open_broker(settings.broker_url)
+    await store.start()
+    await broker.start()
+    # Why: with an in-process broker this process is the only node, so whatever is
+    # still 'streaming' was cut off by a crash; with a shared broker only our own
+    # node id's replies are ours to mark (others may be alive).
+    interrupted = await store.interrupt_streaming(None if not broker.shared else settings.node_id)
+    if interrupted:
+        log.warning("marked %d replies interrupted", interrupted,
+                    extra={"event": "replies_interrupted", "count": interrupted})
+    providers = ProviderRegistry(settings.bots)
+    chat_service = ChatService(settings, store, broker, providers)
+    services = Services(
+        settings=settings,
+        store=store,
+        broker=broker,
+        providers=providers,
+        chat=chat_service,
+        verifier=build_verifier(settings, secret),
+        issuer=TokenIssuer(secret, issuer=settings.jwt_issuer, audience=settings.jwt_audience),
+        heartbeat=Heartbeat(settings.ping_seconds, PING),
+    )
+    if settings.hub.enabled:
+        services.hub = _build_hub(settings, broker, services.verifier, secret)
+    return services
+
+
+def _build_hub(settings: Settings, broker: Any, verifier: TokenVerifier, secret: str) -> Any:
+    try:
+        from rill.hub import Hub
+    except ImportError:  # the hub package is optional while it is being built
+        return None
+    return Hub(settings, broker, verifier, secret)
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    services = await build_services(settings)
+    app.state.services = services
+    await services.chat.start()
+    services.heartbeat.start()
+    if services.hub is not None:
+        await services.hub.start()
+    try:
+        yield
+    finally:
+        await services.chat.close()
+        if services.hub is not None:
+            await services.hub.close()
+        await services.heartbeat.close()
+        await services.providers.aclose()
+        await services.broker.close()
+        await services.store.close()
+
+
+def create_api(settings: Settings) -> FastAPI:
+    api = FastAPI(
+        title="Rill",
+        version=__version__,
+        summary="Streaming AI chat and a Mercure hub over Server-Sent Events.",
+        lifespan=_lifespan,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    api.state.settings = settings
+    problems.install(api)
+    for router in (health.router, session.router, bots.router, chat.router, history.router,
+                   conversations.router):
+        api.include_router(router)
+    web_dir = settings.web_dir or default_web_dir()
+    if web_dir.is_dir():
+        api.mount("/", SinglePageApp(directory=web_dir, html=True), name="web")
+    return api
+
+
+class RillApp:
+    """Dispatches hub paths to the hub's raw ASGI app, everything else to the API stack."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.api = create_api(settings)
+        stack: ASGIApp = BodyLimit(self.api, max_bytes=settings.max_body_bytes)
+        if settings.cors_origins:
+            stack = CORSMiddleware(
+                stack,
+                allow_origins=settings.cors_origins,
+                allow_credentials="*" not in settings.cors_origins,
+                allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
+                allow_headers=["Authorization", "Content-Type", "Last-Event-ID", "Accept"],
+                expose_headers=["X-Rill-Message-Id", "X-Rill-Conversation-Id"],
+            )
+        self.stack = AccessLog(stack)
+
+    @property
+    def state(self) -> Any:
+        return self.api.state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path: str = scope["path"]
+            if path in (HUB_PATH, METADATA_PATH) or path.startswith(HUB_PATH + "/"):
+                hub = getattr(self.api.state, "services", None)
+                hub = hub.hub if hub is not None else None
+                if hub is not None:
+                    await (hub.asgi if path != METADATA_PATH else hub.metadata_asgi)(
+                        scope, receive, send
+                    )
+                    return
+        await self.stack(scope, receive, send)
+
+
+def create_app(settings: Settings | None = None) -> RillApp:
+    from rill.config import load_settings
+
+    return RillApp(settings or load_settings())

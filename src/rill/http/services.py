@@ -1,0 +1,38 @@
+"""The long-lived objects one process shares, built at start-up by the app's lifespan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from starlette.requests import HTTPConnection
+
+from rill.auth.tokens import TokenIssuer, TokenVerifier
+from rill.broker.base import Broker
+from rill.chat.service import ChatService
+from rill.config import Settings
+from rill.http.heartbeat import Heartbeat
+from rill.providers.registry import ProviderRegistry
+from rill.store.base import Store
+
+if TYPE_CHECKING:
+    from rill.hub import Hub
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: Store
+    broker: Broker
+    providers: ProviderRegistry
+    chat: ChatService
+    verifier: TokenVerifier
+    #: Mints anonymous sessions (embedded mode) and ``rill token`` output.
+    issuer: TokenIssuer
+    heartbeat: Heartbeat
+    hub: Hub | None = None
+
+
+def get_services(conn: HTTPConnection) -> Services:
+    services: Services = conn.app.state.services
+    return services

@@ -1,0 +1,93 @@
+"""An ASGI ``text/event-stream`` response for chat streams.
+
+The body is a stream of already-encoded event bytes (encoded once by the
+producer, shared by every reader). The request task writes them; a small
+watcher task ends the response when the client goes away (uvicorn's ``send``
+silently drops writes after a disconnect, so only ``receive`` tells us); the
+shared ``Heartbeat`` pings the stream while it is idle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from rill.http.heartbeat import Heartbeat
+from rill.sse.encoder import retry_field
+
+SSE_HEADERS = {
+    "Cache-Control": "no-cache",
+    "X-Accel-Buffering": "no",
+    "Connection": "keep-alive",
+}
+
+
+class EventStreamResponse(Response):
+    media_type = "text/event-stream"
+
+    def __init__(
+        self,
+        chunks: AsyncIterator[bytes],
+        *,
+        heartbeat: Heartbeat,
+        retry_ms: int | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        # Why not Response.__init__: it would add ``content-length: 0`` for the empty body.
+        self.status_code = 200
+        self.background = None
+        self.raw_headers = [
+            (k.lower().encode("latin-1"), v.encode("latin-1"))
+            for k, v in {**SSE_HEADERS, **(headers or {}),
+                         "Content-Type": "text/event-stream; charset=utf-8"}.items()
+        ]
+        self._chunks = chunks
+        self._heartbeat = heartbeat
+        self._retry_ms = retry_ms
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": self.status_code,
+                    "headers": self.raw_headers})
+
+        async def write(data: bytes) -> None:
+            await send({"type": "http.response.body", "body": data, "more_body": True})
+
+        beat = self._heartbeat.register(write)
+        task = asyncio.current_task()
+        gone = asyncio.Event()
+
+        async def watch() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            gone.set()
+            if task is not None:
+                task.cancel()
+
+        watcher = asyncio.create_task(watch())
+        try:
+            if self._retry_ms is not None:
+                await write(retry_field(self._retry_ms))
+            async for chunk in self._chunks:
+                beat.sending = True
+                await write(chunk)
+                beat.sending = False
+                beat.last_write = time.monotonic()
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except asyncio.CancelledError:
+            if not gone.is_set():
+                raise
+            if task is not None:
+                task.uncancel()
+        finally:
+            self._heartbeat.unregister(beat)
+            watcher.cancel()
+            aclose = getattr(self._chunks, "aclose", None)
+            if aclose is not None:
+                with contextlib.suppress(Exception):
+                    await aclose()
+

@@ -1,0 +1,29 @@
+"""Serve the built web app; unknown non-API paths get ``index.html`` (client-side routes)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
+
+
+def default_web_dir() -> Path:
+    # src/rill/http/static.py -> repository root / web / dist (editable installs, `make run`)
+    return Path(__file__).resolve().parents[3] / "web" / "dist"
+
+
+class SinglePageApp(StaticFiles):
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        try:
+            response = await super().get_response(path, scope)
+        except HTTPException as exc:
+            if exc.status_code != 404 or path.startswith(("api/", ".well-known/")):
+                raise
+            response = await super().get_response("index.html", scope)
+        if path.startswith("assets/"):
+            # Vite fingerprints asset names, so they never change under one URL.
+            response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+        return response
