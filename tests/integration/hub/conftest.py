@@ -59,6 +59,8 @@ class HubServer:
     url: str
     hub: Hub
     server: uvicorn.Server
+    #: One client for publishing: creating an httpx client per request is slow.
+    publisher: httpx.AsyncClient | None = None
 
     def client(self, **kwargs: Any) -> httpx.AsyncClient:
         return httpx.AsyncClient(base_url=self.url, timeout=10, **kwargs)
@@ -72,15 +74,16 @@ class HubServer:
         form.append(("data", data))
         for name, value in fields.items():
             form.append((name, "on" if value is True else str(value)))
-        async with self.client() as c:
-            return await c.post(
+        if self.publisher is None:
+            self.publisher = self.client()
+        return await self.publisher.post(
                 "/.well-known/mercure",
-                content=urlencode(form),
-                headers={
-                    "Authorization": f"Bearer {token}",
-                    "Content-Type": "application/x-www-form-urlencoded",
-                },
-            )
+            content=urlencode(form),
+            headers={
+                "Authorization": f"Bearer {token}",
+                "Content-Type": "application/x-www-form-urlencoded",
+            },
+        )
 
 
 class Stream:
@@ -187,6 +190,8 @@ async def hub_factory(tmp_path: Any) -> AsyncIterator[Callable[..., Awaitable[Hu
 
     yield factory
     for running in started:
+        if running.publisher is not None:
+            await running.publisher.aclose()
         await running.hub.close(deadline=2)
         running.server.should_exit = True
     for task in tasks:

@@ -1,0 +1,143 @@
+"""Live demo data for the web app's live pages (``rill demo``).
+
+Topics and payloads are the ones ``docs/api.md`` lists: a price random walk
+several times a second, inventory changes, parcels moving through delivery
+states, and notifications (private ones too, when given a user).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import random
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+
+Publish = Callable[..., Awaitable[str]]
+
+PRICES = {"BTC": 64000.0, "ETH": 3100.0, "AAPL": 190.0, "TSLA": 175.0}
+PRODUCTS = {
+    "sku-1001": "Trail shoes",
+    "sku-1002": "Rain jacket",
+    "sku-1003": "Headlamp",
+    "sku-1004": "Water bottle",
+}
+PARCEL_STEPS = [
+    "label_created",
+    "picked_up",
+    "in_transit",
+    "at_hub",
+    "out_for_delivery",
+    "delivered",
+]
+CITIES = ["Seoul", "Busan", "Daejeon", "Incheon", "Gwangju", "Suwon"]
+NOTES = [
+    ("Order shipped", "Your order is on its way.", "info"),
+    ("Price alert", "BTC moved more than 1% in the last minute.", "alert"),
+    ("Back in stock", "Rain jacket is available again.", "success"),
+    ("Maintenance", "Scheduled maintenance tonight at 02:00.", "warning"),
+]
+
+
+def _ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _json(body: dict[str, Any]) -> str:
+    return orjson.dumps(body).decode()
+
+
+async def _prices(publish: Publish, rng: random.Random, rate: float) -> None:
+    prices = dict(PRICES)
+    while True:
+        for symbol, price in prices.items():
+            change = price * rng.gauss(0, 0.0015)
+            prices[symbol] = max(price + change, 0.01)
+            await publish(
+                f"prices/{symbol}",
+                _json(
+                    {
+                        "symbol": symbol,
+                        "price": round(prices[symbol], 2),
+                        "change": round(prices[symbol] - PRICES[symbol], 2),
+                        "changePct": round((prices[symbol] / PRICES[symbol] - 1) * 100, 3),
+                        "ts": _ms(),
+                    }
+                ),
+                type="price",
+            )
+        await asyncio.sleep(1 / rate)
+
+
+async def _inventory(publish: Publish, rng: random.Random) -> None:
+    stock = {sku: rng.randint(5, 40) for sku in PRODUCTS}
+    while True:
+        sku = rng.choice(list(PRODUCTS))
+        delta = rng.choice([-3, -2, -1, -1, 1, 5]) if stock[sku] > 3 else rng.randint(5, 20)
+        stock[sku] = max(stock[sku] + delta, 0)
+        await publish(
+            f"inventory/{sku}",
+            _json(
+                {
+                    "sku": sku,
+                    "name": PRODUCTS[sku],
+                    "stock": stock[sku],
+                    "delta": delta,
+                    "ts": _ms(),
+                }
+            ),
+            type="inventory",
+        )
+        await asyncio.sleep(rng.uniform(0.8, 2.5))
+
+
+async def _parcels(publish: Publish, rng: random.Random) -> None:
+    for number in itertools.count(1):
+        parcel = f"P{1000 + number % 9000}"
+        for step, status in enumerate(PARCEL_STEPS, start=1):
+            remaining = len(PARCEL_STEPS) - step
+            await publish(
+                f"parcels/{parcel}",
+                _json(
+                    {
+                        "id": parcel,
+                        "status": status,
+                        "location": rng.choice(CITIES),
+                        "eta": _ms() + remaining * 3_600_000,
+                        "ts": _ms(),
+                        "step": step,
+                        "steps": len(PARCEL_STEPS),
+                    }
+                ),
+                type="parcel",
+            )
+            await asyncio.sleep(rng.uniform(2, 4))
+
+
+async def _notifications(publish: Publish, rng: random.Random, user: str | None) -> None:
+    while True:
+        title, body, kind = rng.choice(NOTES)
+        note = {"id": str(uuid.uuid4()), "title": title, "body": body, "kind": kind, "ts": _ms()}
+        await publish("notifications", _json(note), type="notification")
+        if user:
+            personal = {**note, "id": str(uuid.uuid4()), "title": f"For you: {title}"}
+            await publish(
+                f"users/{user}/notifications", _json(personal), private=True, type="notification"
+            )
+        await asyncio.sleep(rng.uniform(5, 10))
+
+
+async def run_demo(
+    publish: Publish, *, user: str | None = None, rate: float = 4.0, seed: int | None = None
+) -> None:
+    """Publish until cancelled; ``publish`` is ``HubClient.publish`` or ``Hub.publish_local``."""
+    rng = random.Random(seed)
+    async with asyncio.TaskGroup() as group:
+        group.create_task(_prices(publish, rng, rate))
+        group.create_task(_inventory(publish, rng))
+        group.create_task(_parcels(publish, rng))
+        group.create_task(_notifications(publish, rng, user))
