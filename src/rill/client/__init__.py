@@ -1,7 +1,4 @@
-"""Rill's Python client: a reconnecting SSE client and the chat API on top of it.
-
-``hub.py`` (the Mercure hub client) lives beside these modules.
-"""
+"""Rill's Python client: a reconnecting SSE client, the chat API and the Mercure hub."""
 
 from rill.client.chat import AsyncChatClient, ChatClient
 from rill.client.errors import (
@@ -24,6 +21,7 @@ from rill.client.events import (
     TextDelta,
     UnknownEvent,
 )
+from rill.client.hub import HubClient, HubError, SyncHubClient
 from rill.client.models import (
     Bot,
     CancelResult,
@@ -51,6 +49,8 @@ __all__ = [
     "ErrorEvent",
     "EventSource",
     "HistoryPage",
+    "HubClient",
+    "HubError",
     "Message",
     "MessageDelta",
     "MessageStart",
@@ -66,6 +66,7 @@ __all__ = [
     "Session",
     "StreamError",
     "StreamInterrupted",
+    "SyncHubClient",
     "TextDelta",
     "UnknownEvent",
     "Usage",
