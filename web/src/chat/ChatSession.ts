@@ -557,6 +557,7 @@ export class ChatSession {
           break;
         }
         this.changed({ isReconnecting: false });
+        this.learnMessageId(run, response);
         const before = run.lastEventId;
         await readEventStream(
           response.body,
@@ -587,6 +588,20 @@ export class ChatSession {
       }
     }
     this.end(run, 'finished');
+  }
+
+  /**
+   * Rill names the reply in a response header before the first event, so a
+   * connection that drops even before message_start can still be resumed.
+   */
+  private learnMessageId(run: Run, response: Response): void {
+    const id = response.headers.get('X-Rill-Message-Id');
+    if (!id || run.messageId) return;
+    this.rename(run.botKey, id);
+    run.botKey = id;
+    run.messageId = id;
+    if (run.cancelRequested) this.requestCancel(id);
+    this.changed({ streamingMessageId: id });
   }
 
   private applyEvent(run: Run, event: EventSourceMessage): void {
@@ -641,6 +656,7 @@ export class ChatSession {
       this.rename(run.botKey, info.id);
       run.botKey = info.id;
     }
+    if (run.messageId !== info.id && run.cancelRequested) this.requestCancel(info.id);
     run.messageId = info.id;
     if (run.userKey && info.user_message_id && run.userKey !== info.user_message_id) {
       this.rename(run.userKey, info.user_message_id);
@@ -651,7 +667,6 @@ export class ChatSession {
     const isNewConversation = conversationId !== this.state.conversationId;
     this.changed({ streamingMessageId: info.id, conversationId });
     if (isNewConversation || !this.state.conversations.some((c) => c.id === conversationId)) void this.refreshConversations();
-    if (run.cancelRequested) this.requestCancel(info.id);
     this.persist();
   }
 
@@ -685,6 +700,7 @@ export class ChatSession {
       this.put({ ...bot, stopReason, status });
     }
     this.finishRun(run);
+    if (how === 'finished') void this.refreshConversations();
   }
 
   private finishRun(run: Run): void {

@@ -206,6 +206,28 @@ describe('useStreamingChat', () => {
     expect(bot(result)).toMatchObject({ content: 'one two three', status: 'complete' });
   });
 
+  it('resumes a reply whose connection dropped before message_start, using X-Rill-Message-Id', async () => {
+    server.onChat = () => {
+      const response = server.streamResponse();
+      return new Response(response.body, { status: 200, headers: { 'Content-Type': 'text/event-stream', 'X-Rill-Message-Id': 'msg_hdr' } });
+    };
+    const { result } = setup();
+    await ready(result);
+    act(() => void result.current.send('x'));
+    await waitFor(() => expect(server.streams).toHaveLength(1));
+    server.lastStream.fail();
+    await waitFor(() => expect(server.streams).toHaveLength(2));
+    expect(server.requests.at(-1)!.path).toBe('/api/chat/msg_hdr/stream');
+    expect(server.requests.at(-1)!.headers.get('Last-Event-ID')).toBeNull();
+    server.lastStream.push(events.start('msg_hdr') + events.delta('3-1', 'x') + events.end(4, 1));
+    server.lastStream.close();
+    await waitFor(() => expect(result.current.isStreaming).toBe(false));
+    expect(result.current.messages.map((m) => [m.id, m.content])).toEqual([
+      ['msg_hdr_user', 'x'],
+      ['msg_hdr', 'x'],
+    ]);
+  });
+
   it('resumes a reply left mid-stream by a page reload', async () => {
     server.history = [message_(0, { id: 'msg_u', content: 'hi' }), message_(1, { id: 'msg_x', content: 'Hel', status: 'streaming', stopReason: null })];
     sessionStorage.setItem(
