@@ -77,7 +77,7 @@ class HubServer:
         if self.publisher is None:
             self.publisher = self.client()
         return await self.publisher.post(
-                "/.well-known/mercure",
+            "/.well-known/mercure",
             content=urlencode(form),
             headers={
                 "Authorization": f"Bearer {token}",
@@ -109,24 +109,24 @@ class Stream:
         finally:
             self._events.put_nowait(None)
 
-    async def next(self, timeout: float = 5) -> ServerSentEvent:
-        async with asyncio.timeout(timeout):
+    async def next(self, within: float = 5) -> ServerSentEvent:
+        async with asyncio.timeout(within):
             event = await self._events.get()
         if event is None:
             self._events.put_nowait(None)
             raise EOFError("the stream ended")
         return event
 
-    async def take(self, count: int, timeout: float = 5) -> list[ServerSentEvent]:
-        return [await self.next(timeout) for _ in range(count)]
+    async def take(self, count: int, within: float = 5) -> list[ServerSentEvent]:
+        return [await self.next(within) for _ in range(count)]
 
     async def nothing(self, wait: float = 0.3) -> None:
         with pytest.raises(TimeoutError):
             event = await self.next(wait)
             raise AssertionError(f"unexpected event {event}")
 
-    async def ended(self, timeout: float = 5) -> None:
-        async with asyncio.timeout(timeout):
+    async def ended(self, within: float = 5) -> None:
+        async with asyncio.timeout(within):
             while (await self._events.get()) is not None:
                 pass
 
@@ -148,6 +148,13 @@ async def subscribe(
             yield stream
         finally:
             await stream.close()
+
+
+async def wait_until(condition: Callable[[], object], within: float = 5) -> None:
+    """Poll a condition on server state that no event signals."""
+    async with asyncio.timeout(within):
+        while not condition():  # noqa: ASYNC110 - nothing to wait on but the state itself
+            await asyncio.sleep(0.01)
 
 
 def _app(hub: Hub) -> Callable[..., Awaitable[None]]:
@@ -182,8 +189,7 @@ async def hub_factory(tmp_path: Any) -> AsyncIterator[Callable[..., Awaitable[Hu
         server = uvicorn.Server(config)
         server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         tasks.append(asyncio.create_task(server.serve()))
-        while not server.started:
-            await asyncio.sleep(0.01)
+        await wait_until(lambda: server.started)
         running = HubServer(f"http://127.0.0.1:{port}", hub, server)
         started.append(running)
         return running

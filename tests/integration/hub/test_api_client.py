@@ -8,23 +8,40 @@ from urllib.parse import quote
 import orjson
 
 from rill.client.hub import HubClient, HubError
-from tests.integration.hub.conftest import HubServer, hub_token, subscribe
+from tests.integration.hub.conftest import HubServer, hub_token, subscribe, wait_until
 
 
 async def test_subscription_events_and_api(hub_factory) -> None:
     # Disconnects are noticed at the next heartbeat: keep it short here.
     server = await hub_factory(subscriptions=True, heartbeat_seconds=0.3)
-    watcher = hub_token(subscribe=["/.well-known/mercure/subscriptions{/topic}{/subscriber}",
-                                   "/.well-known/mercure/subscriptions"])
+    watcher = hub_token(
+        subscribe=[
+            "/.well-known/mercure/subscriptions{/topic}{/subscriber}",
+            "/.well-known/mercure/subscriptions",
+        ]
+    )
     auth = {"Authorization": f"Bearer {watcher}"}
-    async with server.client() as c, subscribe(
-        c, {"matchURLPattern": "/.well-known/mercure/subscriptions/:type/:match/:sub"}, auth
-    ) as events:
-        member = hub_token(subscribe=["x"], sub="alice",
-                           details=[{"type": "mercure", "actions": ["subscribe"],
-                                     "topics": [{"match": "*"}], "payload": {"team": "blue"}}])
-        async with server.client() as c2, subscribe(
-            c2, {"match": "books/1"}, {"Authorization": f"Bearer {member}"}
+    async with (
+        server.client() as c,
+        subscribe(
+            c, {"matchURLPattern": "/.well-known/mercure/subscriptions/:type/:match/:sub"}, auth
+        ) as events,
+    ):
+        member = hub_token(
+            subscribe=["x"],
+            sub="alice",
+            details=[
+                {
+                    "type": "mercure",
+                    "actions": ["subscribe"],
+                    "topics": [{"match": "*"}],
+                    "payload": {"team": "blue"},
+                }
+            ],
+        )
+        async with (
+            server.client() as c2,
+            subscribe(c2, {"match": "books/1"}, {"Authorization": f"Bearer {member}"}),
         ):
             doc = orjson.loads((await events.next()).data)
             if doc["match"] != "books/1":  # the watcher's own subscription comes first
@@ -32,7 +49,10 @@ async def test_subscription_events_and_api(hub_factory) -> None:
             assert doc["type"] == "Subscription" and doc["active"] is True
             assert doc["match"] == "books/1" and doc["matchType"] == "Exact"
             assert doc["subscriber"] == "alice" and doc["payload"] == {"team": "blue"}
-            assert doc["id"] == f"/.well-known/mercure/subscriptions/Exact/{quote('books/1', safe='')}/alice"
+            assert (
+                doc["id"]
+                == f"/.well-known/mercure/subscriptions/Exact/{quote('books/1', safe='')}/alice"
+            )
 
             r = await c.get("/.well-known/mercure/subscriptions", headers=auth)
             assert r.status_code == 200
@@ -44,8 +64,10 @@ async def test_subscription_events_and_api(hub_factory) -> None:
             assert r.status_code == 200 and r.json()["subscriber"] == "alice"
             r = await c.get("/.well-known/mercure/subscriptions")
             assert r.status_code == 401
-            r = await c.get("/.well-known/mercure/subscriptions",
-                            headers={"Authorization": f"Bearer {hub_token(subscribe=['books/1'])}"})
+            r = await c.get(
+                "/.well-known/mercure/subscriptions",
+                headers={"Authorization": f"Bearer {hub_token(subscribe=['books/1'])}"},
+            )
             assert r.status_code == 403
         gone = orjson.loads((await events.next()).data)
         assert gone["active"] is False and gone["subscriber"] == "alice"
@@ -55,8 +77,10 @@ async def test_subscription_events_and_api(hub_factory) -> None:
 
 async def test_subscriptions_api_off_by_default(hub_server: HubServer) -> None:
     async with hub_server.client() as c:
-        r = await c.get("/.well-known/mercure/subscriptions",
-                        headers={"Authorization": f"Bearer {hub_token(subscribe=['*'])}"})
+        r = await c.get(
+            "/.well-known/mercure/subscriptions",
+            headers={"Authorization": f"Bearer {hub_token(subscribe=['*'])}"},
+        )
     assert r.status_code == 404
 
 
@@ -73,8 +97,9 @@ async def test_protected_resource_metadata_and_link(hub_server: HubServer) -> No
 
 async def test_publish_local(hub_server: HubServer) -> None:
     async with hub_server.client() as c, subscribe(c, {"match": "notifications"}) as s:
-        update_id = await hub_server.hub.publish_local("notifications", '{"title": "hi"}',
-                                                       type="notification")
+        update_id = await hub_server.hub.publish_local(
+            "notifications", '{"title": "hi"}', type="notification"
+        )
         event = await s.next()
         assert (event.id, event.event, event.data) == (update_id, "notification", '{"title": "hi"}')
 
@@ -95,8 +120,7 @@ async def test_client_publishes_and_resumes_without_loss(hub_server: HubServer) 
                 return
 
     task = asyncio.create_task(consume())
-    while not len(hub_server.hub.registry):
-        await asyncio.sleep(0.01)
+    await wait_until(lambda: len(hub_server.hub.registry))
     for i in range(10):
         await publisher.publish("ticks", str(i))
         await asyncio.sleep(0.02)

@@ -15,13 +15,43 @@ CASES = [
     ([("match", "prices/BTC")], "prices/btc", False, None, False),
     ([("matchExact", "prices/BTC")], "prices/BTC", False, None, True),
     ([("match_exact", "prices/BTC")], "prices/BTC", False, None, True),
-    ([("matchURLPattern", "https://example.com/books/:id")], "https://example.com/books/7", False, None, True),
-    ([("match_urlpattern", "https://example.com/books/:id")], "https://example.com/books/7/x", False, None, False),
+    (
+        [("matchURLPattern", "https://example.com/books/:id")],
+        "https://example.com/books/7",
+        False,
+        None,
+        True,
+    ),
+    (
+        [("match_urlpattern", "https://example.com/books/:id")],
+        "https://example.com/books/7/x",
+        False,
+        None,
+        False,
+    ),
     ([("matchURLPattern", "prices/:symbol")], "prices/ETH", False, None, True),
     ([("matchURLPattern", "prices/:symbol")], "inventory/sku-1", False, None, False),
-    ([("matchURLPattern", "https://example.com/*")], "https://example.com/a/b/c", False, None, True),
-    ([("topic", "https://example.com/books/{id}")], "https://example.com/books/1", False, None, True),
-    ([("topic", "https://example.com/books/{id}")], "https://example.com/books/1/2", False, None, False),
+    (
+        [("matchURLPattern", "https://example.com/*")],
+        "https://example.com/a/b/c",
+        False,
+        None,
+        True,
+    ),
+    (
+        [("topic", "https://example.com/books/{id}")],
+        "https://example.com/books/1",
+        False,
+        None,
+        True,
+    ),
+    (
+        [("topic", "https://example.com/books/{id}")],
+        "https://example.com/books/1/2",
+        False,
+        None,
+        False,
+    ),
     ([("topic", "parcels/{+rest}")], "parcels/p1/steps/3", False, None, True),
     ([("topic", "*")], "anything/at/all", False, None, True),
     ([("match", "*")], "anything", False, None, True),
@@ -36,8 +66,20 @@ CASES = [
     ([("match", "orders/1")], "orders/1", True, "details-exact:orders/2", False),
     ([("match", "orders/1")], "orders/1", False, "grant:orders/2", True),
     # a chat session opens its own users/{sub}/… topics only
-    ([("match", "users/alice/notifications")], "users/alice/notifications", True, "session:alice", True),
-    ([("match", "users/bob/notifications")], "users/bob/notifications", True, "session:alice", False),
+    (
+        [("match", "users/alice/notifications")],
+        "users/alice/notifications",
+        True,
+        "session:alice",
+        True,
+    ),
+    (
+        [("match", "users/bob/notifications")],
+        "users/bob/notifications",
+        True,
+        "session:alice",
+        False,
+    ),
 ]
 
 
@@ -49,8 +91,13 @@ def _token(spec: str | None) -> dict[str, str]:
         token = hub_token(subscribe=[value])
     elif kind == "details":
         token = hub_token(
-            details=[{"type": "mercure", "actions": ["subscribe"],
-                      "topics": [{"match": value, "matchType": "URLPattern"}]}]
+            details=[
+                {
+                    "type": "mercure",
+                    "actions": ["subscribe"],
+                    "topics": [{"match": value, "matchType": "URLPattern"}],
+                }
+            ]
         )
     elif kind == "details-exact":
         token = hub_token(

@@ -13,8 +13,12 @@ from tests.integration.hub.conftest import KEY, HubServer, hub_token, subscribe
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
-async def _post(server: HubServer, body: str | list[tuple[str, str]], token: str | None,
-                content_type: str = FORM["Content-Type"]):
+async def _post(
+    server: HubServer,
+    body: str | list[tuple[str, str]],
+    token: str | None,
+    content_type: str = FORM["Content-Type"],
+):
     headers = {"Content-Type": content_type}
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"
@@ -56,8 +60,10 @@ async def test_publish_rejects_invalid_utf8_and_wrong_content_type(hub_server: H
 
 
 async def test_reserved_namespace_is_forbidden(hub_server: HubServer) -> None:
-    for topic in ("/.well-known/mercure/subscriptions/Exact/a/b",
-                  "https://elsewhere.example/.well-known/mercure/subscriptions/x"):
+    for topic in (
+        "/.well-known/mercure/subscriptions/Exact/a/b",
+        "https://elsewhere.example/.well-known/mercure/subscriptions/x",
+    ):
         r = await _post(hub_server, [("topic", topic)], hub_token(publish=["*"]))
         assert r.status_code == 403, topic
 
@@ -96,10 +102,26 @@ def _alg_none() -> str:
         (_alg_none(), 401, "invalid_token"),
         (hub_token(publish=["other/*"]), 403, "insufficient_scope"),
         (hub_token(subscribe=["*"]), 403, "insufficient_scope"),
-        (hub_token(details=[{"type": "mercure", "actions": ["fly"], "topics": [{"match": "*"}]}]),
-         401, "invalid_token"),
-        (hub_token(details=[{"type": "mercure", "actions": ["publish"],
-                             "topics": [{"match": "t", "matchType": "Regex"}]}]), 401, "invalid_token"),
+        (
+            hub_token(
+                details=[{"type": "mercure", "actions": ["fly"], "topics": [{"match": "*"}]}]
+            ),
+            401,
+            "invalid_token",
+        ),
+        (
+            hub_token(
+                details=[
+                    {
+                        "type": "mercure",
+                        "actions": ["publish"],
+                        "topics": [{"match": "t", "matchType": "Regex"}],
+                    }
+                ]
+            ),
+            401,
+            "invalid_token",
+        ),
         (hub_token(publish=["*"], headers={"typ": "id+jwt"}), 401, "invalid_token"),
     ],
 )
@@ -116,14 +138,23 @@ async def test_publish_authorization_failures(hub_server: HubServer, token, stat
 
 
 async def test_authorization_details_grant_publish(hub_server: HubServer) -> None:
-    token = hub_token(details=[{"type": "mercure", "actions": ["publish"],
-                                "topics": [{"match": "prices/:s", "matchType": "URLPattern"}]}])
+    token = hub_token(
+        details=[
+            {
+                "type": "mercure",
+                "actions": ["publish"],
+                "topics": [{"match": "prices/:s", "matchType": "URLPattern"}],
+            }
+        ]
+    )
     assert (await _post(hub_server, [("topic", "prices/BTC")], token)).status_code == 200
     assert (await _post(hub_server, [("topic", "stock/BTC")], token)).status_code == 403
 
 
 async def test_audience_and_issuer_are_checked(hub_factory) -> None:
-    server = await hub_factory(jwt_audience="https://hub.example", jwt_issuer="https://issuer.example")
+    server = await hub_factory(
+        jwt_audience="https://hub.example", jwt_issuer="https://issuer.example"
+    )
     good = hub_token(publish=["*"], aud="https://hub.example", iss="https://issuer.example")
     assert (await _post(server, [("topic", "t")], good)).status_code == 200
     for bad in (
@@ -141,14 +172,19 @@ async def test_subscribe_authorization_failures(hub_factory) -> None:
         r = await c.get("/.well-known/mercure", params={"match": "t"})
         assert r.status_code == 401 and "error=" not in r.headers["www-authenticate"]
         bad = hub_token(subscribe=["*"], key="wrong-wrong-wrong-wrong-wrong-wrong")
-        r = await c.get("/.well-known/mercure", params={"match": "t"},
-                        headers={"Authorization": f"Bearer {bad}"})
+        r = await c.get(
+            "/.well-known/mercure",
+            params={"match": "t"},
+            headers={"Authorization": f"Bearer {bad}"},
+        )
         assert r.status_code == 401 and 'error="invalid_token"' in r.headers["www-authenticate"]
         r = await c.get("/.well-known/mercure", params={"match": "t", "access_token": _expired()})
         assert r.status_code == 401
     good = hub_token(subscribe=["t"])
-    async with server.client(cookies={"mercureAuthorization": good}) as c, \
-            subscribe(c, {"match": "t"}) as s:
+    async with (
+        server.client(cookies={"mercureAuthorization": good}) as c,
+        subscribe(c, {"match": "t"}) as s,
+    ):
         assert s.response.status_code == 200
         await server.publish("t", "secret", private=True)
         assert (await s.next()).data == "secret"
@@ -185,11 +221,17 @@ async def test_cookie_publish_needs_same_origin(hub_server: HubServer) -> None:
     async with hub_server.client(cookies={"mercureAuthorization": token}) as c:
         r = await c.post("/.well-known/mercure", content="topic=t&data=x", headers=FORM)
         assert r.status_code == 403
-        r = await c.post("/.well-known/mercure", content="topic=t&data=x",
-                         headers={**FORM, "Origin": "https://evil.example"})
+        r = await c.post(
+            "/.well-known/mercure",
+            content="topic=t&data=x",
+            headers={**FORM, "Origin": "https://evil.example"},
+        )
         assert r.status_code == 403
-        r = await c.post("/.well-known/mercure", content="topic=t&data=x",
-                         headers={**FORM, "Origin": hub_server.url})
+        r = await c.post(
+            "/.well-known/mercure",
+            content="topic=t&data=x",
+            headers={**FORM, "Origin": hub_server.url},
+        )
         assert r.status_code == 200
 
 
