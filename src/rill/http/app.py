@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from rill import __version__
+from rill._version import __version__
 from rill.auth.keys import load_or_create_secret
 from rill.auth.tokens import TokenIssuer, TokenVerifier
 from rill.broker.factory import open_broker
