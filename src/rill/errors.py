@@ -17,7 +17,8 @@ so handlers raise, they never build error responses by hand.
     │   ├── UpstreamTimeout         504: it stalled
     │   └── UpstreamUnavailable     503: it refused or is down
     ├── StorageError                the store failed (503)
-    └── BrokerError                 the broker failed (503)
+    ├── BrokerError                 the broker failed (503)
+    └── ServiceUnavailable          shutting down, or not ready (503)
 """
 
 from __future__ import annotations
@@ -120,3 +121,9 @@ class BrokerError(RillError):
     status = 503
     code = "broker_error"
     title = "Broker unavailable"
+
+
+class ServiceUnavailable(RillError):
+    status = 503
+    code = "overloaded_error"
+    title = "Service unavailable"

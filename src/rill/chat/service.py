@@ -20,7 +20,14 @@ from rill.chat import events, replay
 from rill.chat.context import build_request, estimate_tokens
 from rill.chat.generation import Generation
 from rill.config import BotConfig, Settings
-from rill.errors import BrokerError, Conflict, InvalidInput, NotFound, RillError
+from rill.errors import (
+    BrokerError,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    RillError,
+    ServiceUnavailable,
+)
 from rill.providers.registry import ProviderRegistry
 from rill.store.base import Store
 from rill.store.models import Conversation, Message
@@ -62,6 +69,7 @@ class ChatService:
         self.bots: dict[str, BotConfig] = {b.id: b for b in settings.bots}
         self._active: dict[str, Generation] = {}
         self._background: list[asyncio.Task[None]] = []
+        self._closing: asyncio.Task[None] | None = None
 
     @property
     def active_count(self) -> int:
@@ -73,9 +81,20 @@ class ChatService:
             asyncio.create_task(self._cancel_listener(), name="rill-cancels"),
         ]
 
+    @property
+    def closing(self) -> bool:
+        return self._closing is not None
+
     async def close(self, grace: float | None = None) -> None:
         """Let replies in flight finish within ``grace`` seconds, then stop the rest,
-        which end as ``interrupted`` with their text saved."""
+        which end as ``interrupted`` with their text saved. Idempotent: SIGTERM starts
+        it early (so streams end cleanly while connections are still open), and the
+        lifespan's shutdown awaits the same run."""
+        if self._closing is None:
+            self._closing = asyncio.create_task(self._close(grace))
+        await asyncio.shield(self._closing)
+
+    async def _close(self, grace: float | None) -> None:
         grace = self.settings.shutdown_grace_seconds if grace is None else grace
         tasks = [g.task for g in self._active.values() if g.task is not None]
         if tasks:
@@ -114,6 +133,8 @@ class ChatService:
 
     async def start_turn(self, request: TurnRequest) -> Turn:
         """Store the turn, publish ``message_start`` and start generating."""
+        if self._closing is not None:
+            raise ServiceUnavailable("the server is shutting down; try again in a moment")
         bot = self.bot(request.chatbot_id)
         await self.store.ensure_user(request.user_id)
         conv = await self._conversation(request)

@@ -7,8 +7,10 @@ Request path, outermost first: the hub (raw ASGI, its own hot path) for
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+import signal
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -100,6 +102,43 @@ def _build_hub(settings: Settings, broker: Any, verifier: TokenVerifier, secret:
     return Hub(settings, broker, verifier, secret)
 
 
+async def drain(services: Services) -> None:
+    """End streams cleanly: replies get ``shutdown_grace_seconds`` to finish, then end as
+    ``interrupted``; hub subscriptions end. Connections are still open while this runs."""
+    await services.chat.close()
+    if services.hub is not None:
+        await services.hub.close()
+
+
+def _drain_on_signals(services: Services) -> None:
+    """Start draining when the server is told to stop, not after it closed connections.
+
+    Why: uvicorn runs the lifespan shutdown only once every connection is gone, and
+    SSE connections only go when their streams end, so waiting for the lifespan would
+    cut every stream at the graceful-shutdown timeout instead of ending it cleanly.
+    The server's own handler still runs after ours.
+    """
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        previous = signal.getsignal(sig)
+        if not callable(previous):
+            continue
+
+        def handler(signum: int, frame: Any, previous: Any = previous) -> None:
+            loop.call_soon_threadsafe(_start_drain, services)
+            previous(signum, frame)
+
+        try:
+            signal.signal(sig, handler)
+        except ValueError:  # not the main thread (an embedded server): no signals to chain
+            return
+
+
+def _start_drain(services: Services) -> None:
+    if services.drain_task is None:
+        services.drain_task = asyncio.create_task(drain(services))
+
+
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
@@ -109,12 +148,11 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     services.heartbeat.start()
     if services.hub is not None:
         await services.hub.start()
+    _drain_on_signals(services)
     try:
         yield
     finally:
-        await services.chat.close()
-        if services.hub is not None:
-            await services.hub.close()
+        await drain(services)
         await services.heartbeat.close()
         await services.providers.aclose()
         await services.broker.close()
@@ -167,13 +205,12 @@ class RillApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path: str = scope["path"]
-            if path in (HUB_PATH, METADATA_PATH) or path.startswith(HUB_PATH + "/"):
-                hub = getattr(self.api.state, "services", None)
-                hub = hub.hub if hub is not None else None
+            is_hub = path == HUB_PATH or path.startswith(HUB_PATH + "/")
+            if is_hub or path.startswith(METADATA_PATH):
+                services = getattr(self.api.state, "services", None)
+                hub = services.hub if services is not None else None
                 if hub is not None:
-                    await (hub.asgi if path != METADATA_PATH else hub.metadata_asgi)(
-                        scope, receive, send
-                    )
+                    await (hub.asgi if is_hub else hub.metadata_asgi)(scope, receive, send)
                     return
         await self.stack(scope, receive, send)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -31,6 +32,8 @@ class Services:
     issuer: TokenIssuer
     heartbeat: Heartbeat
     hub: Hub | None = None
+    #: Set once SIGTERM/SIGINT started ending streams (see ``rill.http.app.drain``).
+    drain_task: asyncio.Task[None] | None = None
 
 
 def get_services(conn: HTTPConnection) -> Services:

@@ -30,7 +30,9 @@ class Store(ABC):
 
     # conversations
     @abstractmethod
-    async def create_conversation(self, user_id: str, chatbot_id: str, title: str = "") -> Conversation:
+    async def create_conversation(
+        self, user_id: str, chatbot_id: str, title: str = ""
+    ) -> Conversation:
         ...
 
     @abstractmethod

@@ -23,7 +23,8 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
                 created_at BIGINT NOT NULL,
                 updated_at BIGINT NOT NULL
             )""",
-            "CREATE INDEX conversations_by_owner ON conversations (user_id, chatbot_id, updated_at)",
+            "CREATE INDEX conversations_by_owner "
+            "ON conversations (user_id, chatbot_id, updated_at)",
             """CREATE TABLE messages (
                 id TEXT PRIMARY KEY,
                 conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
@@ -45,8 +46,10 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             # index range scan, as cheap at message 1,000,000 as at message 20.
             "CREATE INDEX messages_by_conversation ON messages (conversation_id, id)",
             "CREATE INDEX messages_by_owner_bot ON messages (user_id, chatbot_id, id)",
-            "CREATE INDEX messages_streaming_by_user ON messages (user_id) WHERE status = 'streaming'",
-            "CREATE INDEX messages_streaming_by_node ON messages (node_id) WHERE status = 'streaming'",
+            "CREATE INDEX messages_streaming_by_user "
+            "ON messages (user_id) WHERE status = 'streaming'",
+            "CREATE INDEX messages_streaming_by_node "
+            "ON messages (node_id) WHERE status = 'streaming'",
         ],
     ),
 ]

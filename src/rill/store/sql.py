@@ -300,7 +300,9 @@ class SQLStore(Store):
             None if usage is None else usage.output_tokens,
             final_event_id, error, now_ms(), message_id,
         )
-        row = await db.fetch_one(f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = $1", message_id)
+        row = await db.fetch_one(
+            f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = $1", message_id
+        )
         if row is None:
             raise NotFound("no such message", message_id=message_id)
         return _message(row)
