@@ -122,7 +122,8 @@ class Settings(BaseSettings):
     jwt_secret: SecretStr | None = None
     jwt_public_key: str | None = None
     jwks_url: str | None = None
-    jwt_algorithms: list[str] = Field(default_factory=lambda: ["HS256"])
+    #: Accepted algorithms; default by key type: HS256 for a secret, RS256/ES256 for keys.
+    jwt_algorithms: list[str] | None = None
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
     session_cookie: str = "rill_session"

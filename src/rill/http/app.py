@@ -58,7 +58,7 @@ def build_verifier(settings: Settings, secret: str) -> TokenVerifier:
         )
     return TokenVerifier(
         secret=secret,
-        algorithms=[a for a in settings.jwt_algorithms if a.startswith("HS")] or ["HS256"],
+        algorithms=settings.jwt_algorithms,
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
     )
