@@ -6,9 +6,16 @@ import { CloseIcon, MenuIcon } from './components/icons';
 import { LangSwitch, ThemeToggle } from './components/Settings';
 import { Sidebar } from './components/Sidebar';
 import { useI18n } from './i18n/I18n';
+import { InventoryPage } from './live/InventoryPage';
+import { NotificationBell } from './live/NotificationBell';
+import { PricesPage } from './live/PricesPage';
+import { TrackingPage } from './live/TrackingPage';
 import { useHashRoute } from './route';
 
-type Boot = { state: 'loading' } | { state: 'failed'; message: string } | { state: 'ready'; bots: Bot[] };
+type Boot = { state: 'loading' } | { state: 'failed'; message: string } | { state: 'ready'; bots: Bot[]; userId: string };
+
+const LIVE_VIEWS = { prices: PricesPage, tracking: TrackingPage, inventory: InventoryPage } as const;
+export type LiveView = keyof typeof LIVE_VIEWS;
 
 export function App({ api }: { api: ApiClient }) {
   const { t } = useI18n();
@@ -19,8 +26,8 @@ export function App({ api }: { api: ApiClient }) {
   const start = useCallback(async () => {
     setBoot({ state: 'loading' });
     try {
-      await api.createSession();
-      setBoot({ state: 'ready', bots: await api.listBots() });
+      const session = await api.createSession();
+      setBoot({ state: 'ready', bots: await api.listBots(), userId: session.userId });
     } catch (error) {
       setBoot({ state: 'failed', message: error instanceof Error ? error.message : String(error) });
     }
@@ -61,6 +68,9 @@ export function App({ api }: { api: ApiClient }) {
   const bots = boot.bots;
   const routeBot = route.page === 'chat' ? route.botId : null;
   const bot = bots.find((b) => b.id === routeBot) ?? bots[0] ?? null;
+  const liveView: LiveView | null = route.page === 'live' && route.view in LIVE_VIEWS ? (route.view as LiveView) : null;
+  const Live = liveView ? LIVE_VIEWS[liveView] : null;
+  const liveTitle = { prices: t('prices'), tracking: t('tracking'), inventory: t('inventory') };
 
   return (
     <div className={`app${drawerOpen ? ' drawer-open' : ''}`}>
@@ -68,7 +78,14 @@ export function App({ api }: { api: ApiClient }) {
         <button type="button" className="icon-btn drawer-close" onClick={() => setDrawerOpen(false)} aria-label={t('closeMenu')}>
           <CloseIcon />
         </button>
-        <Sidebar bots={bots} botId={bot?.id ?? null} onSelectBot={(id) => navigate({ page: 'chat', botId: id })} onClose={() => setDrawerOpen(false)} />
+        <Sidebar
+          bots={bots}
+          botId={bot?.id ?? null}
+          liveView={liveView}
+          onSelectBot={(id) => navigate({ page: 'chat', botId: id })}
+          onSelectLive={(view) => navigate({ page: 'live', view })}
+          onClose={() => setDrawerOpen(false)}
+        />
       </aside>
       <div className="backdrop" onClick={() => setDrawerOpen(false)} aria-hidden="true" />
       <main className="main">
@@ -76,18 +93,31 @@ export function App({ api }: { api: ApiClient }) {
           <button type="button" className="icon-btn menu-btn" onClick={() => setDrawerOpen(true)} aria-label={t('menu')} aria-controls="sidebar" aria-expanded={drawerOpen}>
             <MenuIcon />
           </button>
-          {bot && (
+          {liveView ? (
             <div className="topbar-title">
-              <h1>{bot.name}</h1>
-              <span className="model">{bot.model || bot.provider}</span>
+              <h1>{liveTitle[liveView]}</h1>
             </div>
+          ) : (
+            bot && (
+              <div className="topbar-title">
+                <h1>{bot.name}</h1>
+                <span className="model">{bot.model || bot.provider}</span>
+              </div>
+            )
           )}
           <div className="topbar-actions">
+            <NotificationBell userId={boot.userId} />
             <LangSwitch />
             <ThemeToggle />
           </div>
         </header>
-        {bot && <ChatView key={bot.id} bot={bot} />}
+        {Live ? (
+          <div className="live-scroll">
+            <Live />
+          </div>
+        ) : (
+          bot && <ChatView key={bot.id} bot={bot} />
+        )}
       </main>
     </div>
   );

@@ -3,7 +3,8 @@ import type { Bot, Conversation } from '../api/types';
 import { useChatRegistry } from '../hooks/ChatContext';
 import { useStreamingChat } from '../hooks/useStreamingChat';
 import { useI18n } from '../i18n/I18n';
-import { PlusIcon, TrashIcon } from './icons';
+import type { LiveView } from '../App';
+import { BoxIcon, ChartIcon, PlusIcon, TrashIcon, TruckIcon } from './icons';
 
 function BotButton({ bot, active, onSelect }: { bot: Bot; active: boolean; onSelect: (id: string) => void }) {
   const session = useChatRegistry().get(bot.id);
@@ -107,13 +108,20 @@ function Conversations({ botId, onPicked }: { botId: string; onPicked: () => voi
 interface SidebarProps {
   bots: Bot[];
   botId: string | null;
+  liveView: LiveView | null;
   onSelectBot: (id: string) => void;
+  onSelectLive: (view: LiveView) => void;
   onClose: () => void;
   children?: React.ReactNode;
 }
 
-export function Sidebar({ bots, botId, onSelectBot, onClose, children }: SidebarProps) {
+export function Sidebar({ bots, botId, liveView, onSelectBot, onSelectLive, onClose, children }: SidebarProps) {
   const { t } = useI18n();
+  const live: { view: LiveView; label: string; Icon: typeof ChartIcon }[] = [
+    { view: 'prices', label: t('prices'), Icon: ChartIcon },
+    { view: 'tracking', label: t('tracking'), Icon: TruckIcon },
+    { view: 'inventory', label: t('inventory'), Icon: BoxIcon },
+  ];
   return (
     <div className="sidebar-inner">
       <div className="brand">
@@ -133,7 +141,7 @@ export function Sidebar({ bots, botId, onSelectBot, onClose, children }: Sidebar
             <BotButton
               key={bot.id}
               bot={bot}
-              active={bot.id === botId}
+              active={!liveView && bot.id === botId}
               onSelect={(id) => {
                 onSelectBot(id);
                 onClose();
@@ -142,7 +150,30 @@ export function Sidebar({ bots, botId, onSelectBot, onClose, children }: Sidebar
           ))}
         </nav>
       </section>
-      {botId && <Conversations botId={botId} onPicked={onClose} />}
+      {botId && !liveView && <Conversations botId={botId} onPicked={onClose} />}
+      <section className="side-section" aria-label={t('live')}>
+        <div className="side-heading">
+          <span>{t('live')}</span>
+        </div>
+        <nav className="live-nav">
+          {live.map(({ view, label, Icon }) => (
+            <button
+              key={view}
+              type="button"
+              className={`live-item${liveView === view ? ' active' : ''}`}
+              aria-current={liveView === view ? 'page' : undefined}
+              data-live={view}
+              onClick={() => {
+                onSelectLive(view);
+                onClose();
+              }}
+            >
+              <Icon width={18} height={18} />
+              {label}
+            </button>
+          ))}
+        </nav>
+      </section>
     </div>
   );
 }

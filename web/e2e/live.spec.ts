@@ -1,0 +1,71 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { expect, shot, test } from './fixtures';
+
+const rill = process.env.RILL_BIN ?? resolve(process.cwd(), '../.venv/bin/rill');
+
+/** `rill demo` publishing prices, inventory, parcels and notifications to the e2e server's hub. */
+function startDemo(userId: string): ChildProcess {
+  const dir = process.env.RILL_E2E_DIR!;
+  return spawn(
+    rill,
+    ['demo', '--url', process.env.RILL_E2E_URL!, '--data-dir', join(dir, 'data'), '--config', join(dir, 'rill.toml'), '--user', userId, '--duration', '90', '--rate', '4'],
+    { stdio: 'ignore' },
+  );
+}
+
+test('live pages follow the hub: prices with sparklines, notifications bell, parcel timeline, inventory', async ({ page }) => {
+  test.setTimeout(60_000);
+  await page.goto('/#/live/prices');
+  await expect(page.getByRole('heading', { level: 2, name: 'Prices' })).toBeVisible();
+  await expect(page.getByText('Waiting for live data…')).toBeVisible();
+  const me = (await (await page.request.get('/api/me')).json()) as { userId: string };
+  const demo = startDemo(me.userId);
+  try {
+    // Prices: four tickers whose prices move, each with a sparkline.
+    const tickers = page.locator('article.ticker');
+    await expect(tickers).toHaveCount(4, { timeout: 15_000 });
+    const btc = page.locator('article[data-symbol="BTC"] [data-testid="price"]');
+    const first = await btc.innerText();
+    await expect.poll(() => btc.innerText(), { timeout: 10_000 }).not.toBe(first);
+    await expect(page.locator('article[data-symbol="BTC"] .sparkline path').nth(1)).toHaveAttribute('d', /L.*L.*L/);
+    await expect(page.getByRole('status').filter({ hasText: 'Live' })).toBeVisible();
+
+    // Notifications: public and this user's private ones raise the unread count.
+    const unread = page.getByTestId('unread');
+    await expect(unread).toBeVisible({ timeout: 15_000 });
+    await expect.poll(async () => Number(await unread.innerText())).toBeGreaterThanOrEqual(2);
+    await shot(page, 'live-prices');
+    await page.getByRole('button', { name: /^Notifications/ }).click();
+    const panel = page.getByRole('dialog', { name: 'Notifications' });
+    await expect(panel.locator('.note-title').filter({ hasText: /^For you:/ }).first()).toBeVisible();
+    await expect(unread).toHaveCount(0);
+    await shot(page, 'live-notifications');
+    await page.keyboard.press('Escape');
+
+    // Delivery tracking: a parcel advancing through its timeline.
+    await page.locator('button[data-live="tracking"]').click();
+    const parcel = page.locator('article.parcel').first();
+    await expect(parcel).toBeVisible({ timeout: 10_000 });
+    const progress = parcel.getByRole('progressbar');
+    const step = Number(await progress.getAttribute('aria-valuenow'));
+    await expect.poll(async () => Number(await progress.getAttribute('aria-valuenow')), { timeout: 10_000 }).toBeGreaterThan(step);
+    await expect(parcel.locator('li[aria-current="step"]')).toHaveCount(1);
+    await shot(page, 'live-tracking');
+
+    // Inventory: every product with its stock.
+    await page.locator('button[data-live="inventory"]').click();
+    await expect(page.locator('.stock-row').first()).toBeVisible({ timeout: 10_000 });
+    await page.waitForTimeout(4000);
+    await shot(page, 'live-inventory');
+
+    await page.setViewportSize({ width: 375, height: 740 });
+    await page.locator('.menu-btn').click();
+    await page.locator('button[data-live="prices"]').click();
+    await expect(page.locator('article.ticker')).toHaveCount(4);
+    await page.waitForTimeout(1500);
+    await shot(page, 'live-prices-phone');
+  } finally {
+    demo.kill('SIGTERM');
+  }
+});
