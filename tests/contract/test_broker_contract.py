@@ -556,6 +556,10 @@ async def test_nodes_survive_a_redis_restart(private_redis: PrivateRedis) -> Non
             assert loop.time() - started < 5
         with pytest.raises(BrokerError):
             await collect(writer, "s")
+        # A listener started during the outage either fails at once or, if redis-py
+        # accepted the SUBSCRIBE before noticing, hears signals once Redis is back.
+        # It must never be silently deaf.
+        outage_listener = asyncio.create_task(anext(aiter(reader.listen("other"))))
         await asyncio.sleep(0.3)  # the background readers are retrying meanwhile
         assert not subscription.done()
 
@@ -578,6 +582,15 @@ async def test_nodes_survive_a_redis_restart(private_redis: PrivateRedis) -> Non
                 break
         assert b"back" in inboxes[0]
         assert b"lost" not in inboxes[0]
+        for _ in range(100):
+            if outage_listener.done():
+                break
+            await writer.publish("other", b"heard")
+            await asyncio.sleep(0.05)
+        if outage_listener.exception() is None:
+            assert outage_listener.result() == b"heard"
+        else:
+            assert isinstance(outage_listener.exception(), BrokerError)
         for task in listeners:
             task.cancel()
     finally:

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import asyncio
 
+import asyncpg
 import pytest
 
-from rill.errors import Conflict, NotFound, TooManyRequests
+from rill.errors import Conflict, NotFound, StorageError, TooManyRequests
 from rill.store.base import Store
+from rill.store.migrations import MIGRATIONS
 from rill.store.models import Conversation, Message, Usage
+from rill.store.postgres import PostgresStore
+from tests.conftest import free_port
+from tests.contract.conftest import fresh_schema
 
 NODE = "node-a"
 
@@ -402,3 +407,81 @@ async def test_interrupt_streaming_by_node_and_all(store: Store) -> None:
     # An interrupted reply is final: a late finish from the dead node changes nothing.
     late = await finish(store, on_a.id, "late text")
     assert late.status == "interrupted"
+
+
+# PostgreSQL only: several nodes on one database.
+
+postgres_only = pytest.mark.postgres
+
+
+@postgres_only
+async def test_nodes_starting_at_once_migrate_once() -> None:
+    async with fresh_schema() as url:
+        nodes = [PostgresStore(url, max_size=2) for _ in range(4)]
+        await asyncio.gather(*(n.start() for n in nodes))
+        try:
+            conn = await asyncpg.connect(url)
+            try:
+                rows = await conn.fetch("SELECT version FROM rill_schema")
+            finally:
+                await conn.close()
+            assert sorted(r[0] for r in rows) == [v for v, _ in MIGRATIONS]
+            await nodes[0].ensure_user("alice")
+            assert (await nodes[3].ensure_user("alice")).id == "alice"
+        finally:
+            for n in nodes:
+                await n.close()
+
+
+@postgres_only
+async def test_generation_limit_holds_across_nodes() -> None:
+    async with fresh_schema() as url:
+        nodes = [PostgresStore(url, max_size=5) for _ in range(3)]
+        for n in nodes:
+            await n.start()
+        try:
+            conv = await nodes[0].create_conversation("alice", "echo")
+            results = await asyncio.gather(
+                *(
+                    nodes[i % 3].start_turn(
+                        user_id="alice",
+                        conversation_id=conv.id,
+                        user_text=f"q{i}",
+                        max_concurrent=2,
+                        node_id=f"node-{i % 3}",
+                    )
+                    for i in range(12)
+                ),
+                return_exceptions=True,
+            )
+            assert sum(isinstance(r, tuple) for r in results) == 2, results
+            assert sum(isinstance(r, TooManyRequests) for r in results) == 10
+        finally:
+            for n in nodes:
+                await n.close()
+
+
+@postgres_only
+async def test_unreachable_database_is_a_storage_error() -> None:
+    store = PostgresStore(f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere")
+    with pytest.raises(StorageError):
+        await store.start()
+    with pytest.raises(StorageError):
+        await store.ping()
+
+
+@postgres_only
+async def test_driver_errors_become_storage_errors() -> None:
+    async with fresh_schema() as url:
+        store = PostgresStore(url)
+        await store.start()
+        await store.close()
+        with pytest.raises(StorageError):
+            await store.ensure_user("alice")
+        await store.start()
+        await store._pool.close()  # the pool dies under the store
+        with pytest.raises(StorageError):
+            await store.ping()
+        with pytest.raises(StorageError):
+            await store.delete_conversation("alice", "conv_x")
+        await store.close()

@@ -149,7 +149,8 @@ class _StreamReader:
         self._wake_client = wake_client
         self._wake_key = f"{prefix}wake:{uuid.uuid4().hex}".encode()
         self._wake_cursor = b"0-0"
-        self._waking = False
+        # Held so the task is not garbage-collected mid-flight; None when idle.
+        self._wake_task: asyncio.Task[None] | None = None
         self._cursors: dict[bytes, Position] = {}
         self._subs: dict[bytes, set[_Subscription]] = {}
         self._changed = asyncio.Event()
@@ -181,9 +182,8 @@ class _StreamReader:
         # Why: a blocked XREAD only watches the streams it was sent with; an entry
         # on the wake stream returns it at once, so a new stream is read without
         # waiting out the block. One wake in flight covers any number of changes.
-        if not self._waking and self._task is not None:
-            self._waking = True
-            asyncio.get_running_loop().create_task(self._send_wake())
+        if self._wake_task is None and self._task is not None:
+            self._wake_task = asyncio.create_task(self._send_wake())
 
     async def _send_wake(self) -> None:
         try:
@@ -192,14 +192,15 @@ class _StreamReader:
         except RedisError:
             pass  # Redis is down: the reader is reconnecting and will see the change anyway.
         finally:
-            self._waking = False
+            self._wake_task = None
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        for task in (self._task, self._wake_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._task = self._wake_task = None
         for subs in self._subs.values():
             for sub in subs:
                 sub.queue.put_nowait(None)
