@@ -9,7 +9,7 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
@@ -17,6 +17,7 @@ from rill.broker.base import Broker, Entry, StreamMissing, compare_ids, parse_id
 from rill.broker.redis import RedisBroker
 from rill.errors import BrokerError, InvalidInput
 from tests.conftest import free_port
+from tests.contract.conftest import BrokerFactory
 
 PROBE = b"__probe__"
 
@@ -405,7 +406,9 @@ redis_only = pytest.mark.redis
 
 
 @redis_only
-async def test_entries_appended_on_one_node_reach_subscribers_on_another(redis_nodes) -> None:
+async def test_entries_appended_on_one_node_reach_subscribers_on_another(
+    redis_nodes: BrokerFactory,
+) -> None:
     a, b = await redis_nodes(), await redis_nodes()
     first = await a.append("s", b"0")
     task = asyncio.create_task(collect(b, "s"))
@@ -419,7 +422,7 @@ async def test_entries_appended_on_one_node_reach_subscribers_on_another(redis_n
 
 
 @redis_only
-async def test_signals_reach_listeners_on_every_node(redis_nodes) -> None:
+async def test_signals_reach_listeners_on_every_node(redis_nodes: BrokerFactory) -> None:
     a, b, c = await redis_nodes(), await redis_nodes(), await redis_nodes()
     inbox_a, tasks_a = await start_listeners(a, "cancel", 1)
     inbox_b, tasks_b = await start_listeners(b, "cancel", 2)
@@ -432,7 +435,9 @@ async def test_signals_reach_listeners_on_every_node(redis_nodes) -> None:
 
 
 @redis_only
-async def test_a_new_stream_is_followed_without_waiting_out_the_block(redis_nodes) -> None:
+async def test_a_new_stream_is_followed_without_waiting_out_the_block(
+    redis_nodes: BrokerFactory,
+) -> None:
     """The node's reader is blocked in XREAD on other streams; a subscriber to a new
     stream must still see its first live entry promptly (issue 5: time to first token)."""
     a, b = await redis_nodes(), await redis_nodes()
@@ -456,7 +461,7 @@ async def test_a_new_stream_is_followed_without_waiting_out_the_block(redis_node
 
 
 @redis_only
-async def test_many_streams_share_one_reader(redis_nodes) -> None:
+async def test_many_streams_share_one_reader(redis_nodes: BrokerFactory) -> None:
     a, b = await redis_nodes(), await redis_nodes()
     streams = [f"chat{i}" for i in range(150)]
     for s in streams:
@@ -515,7 +520,7 @@ class PrivateRedis:
 
 
 @pytest.fixture
-def private_redis():
+def private_redis() -> Iterator[PrivateRedis]:
     if shutil.which("redis-server") is None:
         pytest.fail("redis-server is not installed")
     server = PrivateRedis()
@@ -556,10 +561,14 @@ async def test_nodes_survive_a_redis_restart(private_redis: PrivateRedis) -> Non
             assert loop.time() - started < 5
         with pytest.raises(BrokerError):
             await collect(writer, "s")
+
         # A listener started during the outage either fails at once or, if redis-py
         # accepted the SUBSCRIBE before noticing, hears signals once Redis is back.
         # It must never be silently deaf.
-        outage_listener = asyncio.create_task(anext(aiter(reader.listen("other"))))
+        async def first_signal() -> bytes:
+            return await anext(aiter(reader.listen("other")))
+
+        outage_listener = asyncio.create_task(first_signal())
         await asyncio.sleep(0.3)  # the background readers are retrying meanwhile
         assert not subscription.done()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]  # ships no type information
 import pytest
 
 from rill.errors import Conflict, NotFound, StorageError, TooManyRequests
