@@ -4,11 +4,11 @@ import { ApiClient } from './api/client';
 import { App } from './App';
 import { ChatRegistry } from './chat/ChatRegistry';
 import { ChatProvider } from './hooks/ChatContext';
-import { I18nProvider } from './i18n/I18n';
+import { I18nProvider, currentLanguage } from './i18n/I18n';
 import './styles.css';
 
 const api = new ApiClient();
-const registry = new ChatRegistry(api);
+const registry = new ChatRegistry(api, { language: currentLanguage });
 // Why: the in-flight reply's (text, last event id) pair must be saved right before
 // a reload, so the next page resumes exactly where this one stopped.
 window.addEventListener('pagehide', () => registry.persistAll());

@@ -1,68 +1,22 @@
 /**
- * Wire types of Rill's HTTP API (docs/api.md). Written by hand from the contract
- * until `rill openapi` exists; then `npm run generate-api` produces schema.d.ts
- * and these aliases point at it.
+ * Wire types of Rill's HTTP API. The JSON shapes come from the OpenAPI document
+ * (`make api-client` → openapi.json → schema.d.ts); the event stream is not
+ * described by OpenAPI, so its events are typed here from docs/api.md.
  */
+import type { components } from './schema';
 
-export interface Session {
-  userId: string;
-  token: string;
-  expiresAt: string;
-}
+type Schemas = components['schemas'];
 
-export interface Bot {
-  id: string;
-  name: string;
-  description: string;
-  provider: string;
-  model: string;
-}
-
-export type MessageStatus = 'streaming' | 'complete' | 'cancelled' | 'error' | 'interrupted';
+export type Session = Schemas['SessionOut'];
+export type Bot = Schemas['BotOut'];
+export type Message = Schemas['MessageOut'];
+export type MessageStatus = Message['status'];
+export type Usage = Schemas['UsageOut'];
+export type HistoryPage = Schemas['HistoryOut'];
+export type Conversation = Schemas['ConversationOut'];
+export type ChatRequest = Schemas['ChatRequest'];
+export type CancelResponse = Schemas['CancelOut'];
 export type StopReason = 'end_turn' | 'max_tokens' | 'cancelled' | 'error' | 'interrupted';
-
-export interface Usage {
-  inputTokens: number;
-  outputTokens: number;
-}
-
-export interface Message {
-  id: string;
-  conversationId: string;
-  chatbotId: string;
-  role: 'user' | 'assistant';
-  content: string;
-  createdAt: string;
-  status: MessageStatus;
-  stopReason: string | null;
-  usage: Usage | null;
-}
-
-export interface HistoryPage {
-  messages: Message[];
-  hasMore: boolean;
-  nextCursor: string | null;
-}
-
-export interface Conversation {
-  id: string;
-  chatbotId: string;
-  title: string | null;
-  createdAt: string;
-  updatedAt: string;
-}
-
-export interface ChatRequest {
-  chatbotId: string;
-  message?: string;
-  conversationId?: string;
-  regenerate?: boolean;
-}
-
-export interface CancelResponse {
-  id: string;
-  status: MessageStatus;
-}
 
 /** RFC 9457 problem details. */
 export interface Problem {

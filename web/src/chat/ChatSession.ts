@@ -19,6 +19,8 @@ export interface ChatSessionOptions {
   /** After Stop, how long to wait for the server's final events before aborting. */
   stopTimeoutMs?: number;
   pageSize?: number;
+  /** The UI language, sent with each turn (the guide bot answers in it). */
+  language?: () => 'en' | 'ko';
 }
 
 /** What survives a reload mid-reply: a consistent (text, last event id) pair. */
@@ -87,7 +89,7 @@ function fromServer(message: Message): ChatMessage {
     conversationId: message.conversationId,
     status: message.status,
     stopReason: message.stopReason,
-    error: null,
+    error: message.error ?? null,
   };
 }
 
@@ -106,6 +108,7 @@ export class ChatSession {
   private readonly reconnectDelays: readonly number[];
   private readonly stopTimeoutMs: number;
   private readonly pageSize: number;
+  private readonly language: (() => 'en' | 'ko') | null;
 
   private readonly messages = new Map<string, ChatMessage>();
   /** Sort time of each message; local messages get one after everything known. */
@@ -137,6 +140,7 @@ export class ChatSession {
     this.reconnectDelays = options.reconnectDelays ?? [250, 1000, 2000, 4000, 8000];
     this.stopTimeoutMs = options.stopTimeoutMs ?? 3000;
     this.pageSize = options.pageSize ?? 20;
+    this.language = options.language ?? null;
     this.state = {
       chatbotId: this.chatbotId,
       isStreaming: false,
@@ -421,7 +425,12 @@ export class ChatSession {
       now,
     );
     const run = this.startRun(userKey, message, null);
-    const body = { chatbotId: this.chatbotId, message, ...(this.state.conversationId ? { conversationId: this.state.conversationId } : {}) };
+    const body = {
+      chatbotId: this.chatbotId,
+      message,
+      ...(this.state.conversationId ? { conversationId: this.state.conversationId } : {}),
+      ...(this.language ? { language: this.language() } : {}),
+    };
     void this.drive(run, () => this.api.postChat(body, run.controller.signal));
     return true;
   }
@@ -434,7 +443,12 @@ export class ChatSession {
     const time = this.sortTime.get(last.id);
     this.remove(last.id);
     const run = this.startRun(null, null, last, time);
-    const body = { chatbotId: this.chatbotId, conversationId: this.state.conversationId, regenerate: true };
+    const body = {
+      chatbotId: this.chatbotId,
+      conversationId: this.state.conversationId,
+      regenerate: true,
+      ...(this.language ? { language: this.language() } : {}),
+    };
     void this.drive(run, () => this.api.postChat(body, run.controller.signal));
     return true;
   }
@@ -574,6 +588,16 @@ export class ChatSession {
         throw new NetworkError('the stream ended before message_stop');
       } catch (error) {
         if (isAbort(error) || run.controller.signal.aborted) return this.end(run, 'aborted');
+        if (error instanceof ApiError && error.status === 422 && run.messageId && run.lastEventId !== null && attempt < this.reconnectDelays.length) {
+          // The server does not know our last event id (a stale saved one): replay the reply from its start.
+          attempt += 1;
+          run.lastEventId = null;
+          this.update(run.botKey, { content: '' });
+          this.changed();
+          const messageId = run.messageId;
+          open = () => this.api.resumeChat(messageId, null, run.controller.signal);
+          continue;
+        }
         if (error instanceof ApiError) return this.fail(run, error);
         if (!run.messageId || attempt >= this.reconnectDelays.length) return this.fail(run, error);
         this.changed({ isReconnecting: true });

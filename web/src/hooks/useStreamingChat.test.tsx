@@ -244,6 +244,27 @@ describe('useStreamingChat', () => {
     expect(result.current.messages.map((m) => m.content)).toEqual(['hi', 'Hello world']);
   });
 
+  it('replays a reply from its start when the saved event id is unknown to the server (422)', async () => {
+    server.history = [message_(0, { id: 'msg_u' }), message_(1, { id: 'msg_x', content: 'Hel', status: 'streaming', stopReason: null })];
+    sessionStorage.setItem(
+      'rill:inflight:echo',
+      JSON.stringify({ messageId: 'msg_x', lastEventId: '99-99', content: 'garbage', conversationId: 'conv_1', createdAt: '2025-01-01T00:00:01Z' }),
+    );
+    let calls = 0;
+    server.onResume = () => {
+      calls += 1;
+      return calls === 1 ? json({ title: 'Invalid input', status: 422, detail: 'unknown event id' }, 422) : server.streamResponse();
+    };
+    const { result } = setup();
+    await waitFor(() => expect(server.streams).toHaveLength(1));
+    expect(server.requests.at(-1)!.headers.get('Last-Event-ID')).toBeNull();
+    server.lastStream.push(events.start('msg_x', 'conv_1', 'msg_u') + events.delta('3-5', 'Hello') + events.end(4, 5));
+    server.lastStream.close();
+    await waitFor(() => expect(result.current.isStreaming).toBe(false));
+    expect(bot(result)).toMatchObject({ id: 'msg_x', content: 'Hello', status: 'complete' });
+    expect(result.current.error).toBeNull();
+  });
+
   it('keeps a stream in its own bot when switching bots mid-stream', async () => {
     server.conversations.push(conversation_('conv_g', 'guide'));
     server.history = [message_(0, { id: 'g_u', chatbotId: 'guide', conversationId: 'conv_g', content: 'guide question' })];

@@ -20,6 +20,11 @@ function initialLang(): Lang {
   return detectLang();
 }
 
+/** The language the UI currently speaks (read by code outside React, e.g. chat requests). */
+export function currentLanguage(): Lang {
+  return document.documentElement.lang === 'ko' ? 'ko' : 'en';
+}
+
 export function I18nProvider({ children, lang: fixed }: { children: ReactNode; lang?: Lang }) {
   const [lang, setLangState] = useState<Lang>(() => fixed ?? initialLang());
   useEffect(() => {

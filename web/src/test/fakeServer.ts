@@ -152,7 +152,7 @@ export function json(body: unknown, status = 200): Response {
 }
 
 export function conversation_(id: string, chatbotId: string): Conversation {
-  return { id, chatbotId, title: null, createdAt: '2025-01-01T00:00:00Z', updatedAt: '2025-01-01T00:00:00Z' };
+  return { id, chatbotId, title: '', createdAt: '2025-01-01T00:00:00Z', updatedAt: '2025-01-01T00:00:00Z' };
 }
 
 export function message_(n: number, overrides: Partial<Message> = {}): Message {
