@@ -226,6 +226,12 @@ async def test_subscribe_to_an_ended_stream_replays_and_stops(broker: Broker) ->
     assert ids_of(await asyncio.wait_for(collect(broker, "s"), 5)) == ids
 
 
+async def test_subscribe_past_the_end_of_an_ended_stream_stops(broker: Broker) -> None:
+    await broker.append("s", b"x", id="5-0")
+    await broker.end("s", ttl=60)
+    assert await asyncio.wait_for(collect(broker, "s", after="99999999999999-0"), 5) == []
+
+
 async def test_subscribe_replays_more_than_a_batch(broker: Broker) -> None:
     ids = [await broker.append("s", b"x", id=f"{i}-0") for i in range(1, 1302)]
     await broker.end("s", ttl=60)

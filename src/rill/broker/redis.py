@@ -74,10 +74,14 @@ end
 if ARGV[4] ~= '' then redis.call('XTRIM', KEYS[1], 'MINID', '~', ARGV[4]) end
 return id
 """
-# Returns false for a missing stream (XRANGE alone cannot tell missing from empty).
+# Returns false for a missing stream (XRANGE alone cannot tell missing from empty),
+# else {ended, entries}: a reader positioned past the end marker must still learn
+# that the stream has ended.
 _READ = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
-return redis.call('XRANGE', KEYS[1], ARGV[1], '+', 'COUNT', ARGV[2])
+local top = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+local ended = (top[1] and top[1][2][1] == 'end') and 1 or 0
+return {ended, redis.call('XRANGE', KEYS[1], ARGV[1], '+', 'COUNT', ARGV[2])}
 """
 # The newest two entries: enough to see the end marker and the last real id behind it.
 _TAIL = """
@@ -418,12 +422,13 @@ class RedisBroker(Broker):
         raw = await self._call(lambda: self._append(keys=[self._key(stream)], args=args), stream)
         return bytes(raw).decode()
 
-    async def _range(self, stream: str, start: str, count: int) -> list[Any]:
+    async def _range(self, stream: str, start: str, count: int) -> tuple[bool, list[Any]]:
+        """(ended, up to ``count`` raw entries from ``start``)."""
         key = self._key(stream)
-        rows = await self._call(lambda: self._read(keys=[key], args=[start, count]), stream)
-        if rows is None:
+        reply = await self._call(lambda: self._read(keys=[key], args=[start, count]), stream)
+        if reply is None:
             raise StreamMissing(stream)
-        return list(rows)
+        return bool(reply[0]), list(reply[1])
 
     @staticmethod
     def _start(after: str | None) -> str:
@@ -436,7 +441,7 @@ class RedisBroker(Broker):
         if limit <= 0:
             await self._range(stream, "-", 1)
             return []
-        rows = await self._range(stream, self._start(after), limit)
+        _, rows = await self._range(stream, self._start(after), limit)
         return [Entry(rid.decode(), _payload(f)) for rid, f in rows if not _is_end(f)]
 
     async def subscribe(self, stream: str, after: str | None = None) -> AsyncIterator[Entry]:
@@ -444,13 +449,15 @@ class RedisBroker(Broker):
         start = self._start(after)
         # Replay: batches until one comes back short (caught up) or shows the end.
         while True:
-            rows = await self._range(stream, start, _BATCH)
+            ended, rows = await self._range(stream, start, _BATCH)
             for raw_id, fields in rows:
                 if _is_end(fields):
                     return
                 position = _position(raw_id)
                 yield Entry(raw_id.decode(), _payload(fields))
             if len(rows) < _BATCH:
+                if ended:  # positioned after the end marker: nothing more will come
+                    return
                 break
             start = f"({position[0]}-{position[1]}"
         if self._closed:
@@ -479,7 +486,7 @@ class RedisBroker(Broker):
     async def _catch_up(self, stream: str, position: Position) -> AsyncIterator[Entry | None]:
         """Entries after ``position`` already in Redis; None for the end marker."""
         while True:
-            rows = await self._range(stream, f"({position[0]}-{position[1]}", _BATCH)
+            ended, rows = await self._range(stream, f"({position[0]}-{position[1]}", _BATCH)
             for raw_id, fields in rows:
                 if _is_end(fields):
                     yield None
@@ -487,6 +494,8 @@ class RedisBroker(Broker):
                 position = _position(raw_id)
                 yield Entry(raw_id.decode(), _payload(fields))
             if len(rows) < _BATCH:
+                if ended:
+                    yield None
                 return
 
     async def end(self, stream: str, ttl: float) -> None:
