@@ -96,6 +96,10 @@ class HubSettings(BaseModel):
     require_access_token_type: bool = False
     #: A subscriber whose socket accepts nothing for this long is dropped.
     write_timeout_seconds: float = Field(default=30, gt=0)
+    #: Publishes per second per access token (a token bucket holding ``publish_burst``;
+    #: 0 turns the limit off). Shared by every node when the broker is Redis.
+    publishes_per_second: float = Field(default=500, ge=0)
+    publish_burst: int = Field(default=1000, ge=1)
 
 
 class Settings(BaseSettings):
@@ -135,6 +139,9 @@ class Settings(BaseSettings):
 
     # chat
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    #: A request body (chat API and hub publish) must arrive within this many seconds,
+    #: else 408: a client trickling bytes cannot hold a connection open for ever.
+    body_timeout_seconds: float = Field(default=30.0, gt=0)
     max_message_chars: int = Field(default=32_000, ge=1)
     max_concurrent_generations: int = Field(default=3, ge=1)
     ping_seconds: float = Field(default=15.0, gt=0)
@@ -148,6 +155,10 @@ class Settings(BaseSettings):
     stream_ttl_seconds: float = Field(default=600.0, gt=0)
     #: SIGTERM: seconds to let in-flight generations finish before marking them.
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
+    #: Chat turns per minute per user (a token bucket holding ``chat_turns_burst``;
+    #: 0 turns the limit off). Shared by every node when the broker is Redis.
+    chat_turns_per_minute: float = Field(default=60, ge=0)
+    chat_turns_burst: int = Field(default=30, ge=1)
 
     bots: list[BotConfig] = Field(default_factory=default_bots)
     hub: HubSettings = Field(default_factory=HubSettings)

@@ -11,6 +11,7 @@ so handlers raise, they never build error responses by hand.
     │   ├── Forbidden               403: authenticated, not allowed
     │   ├── NotFound                404: absent, or not yours (never tell which)
     │   ├── Conflict                409: state does not allow it
+    │   ├── RequestTimeout          408: the request body arrived too slowly
     │   ├── PayloadTooLarge         413: body, topic or field over a limit
     │   └── TooManyRequests         429: a per-user limit is reached
     ├── UpstreamError               a model provider failed (5xx)
@@ -75,6 +76,12 @@ class Conflict(ClientError):
     status = 409
     code = "conflict_error"
     title = "Conflict"
+
+
+class RequestTimeout(ClientError):
+    status = 408
+    code = "request_timeout"
+    title = "Request timeout"
 
 
 class PayloadTooLarge(ClientError):

@@ -29,6 +29,7 @@ from rill.http import problems
 from rill.http.access_log import AccessLog
 from rill.http.heartbeat import Heartbeat
 from rill.http.limits import BodyLimit
+from rill.http.ratelimit import Rate, open_limiter
 from rill.http.routes import bots, chat, conversations, health, history, session
 from rill.http.services import Services
 from rill.http.static import SinglePageApp, default_web_dir
@@ -88,6 +89,12 @@ async def build_services(settings: Settings) -> Services:
         verifier=build_verifier(settings, secret),
         issuer=TokenIssuer(secret, issuer=settings.jwt_issuer, audience=settings.jwt_audience),
         heartbeat=Heartbeat(settings.ping_seconds, PING),
+        chat_limit=open_limiter(
+            "chat",
+            Rate(settings.chat_turns_per_minute / 60, settings.chat_turns_burst),
+            "chat turns",
+            settings.broker_url,
+        ),
     )
     if settings.hub.enabled:
         services.hub = _build_hub(settings, broker, services.verifier, secret)
@@ -155,6 +162,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         await drain(services)
         await services.heartbeat.close()
         await services.providers.aclose()
+        await services.chat_limit.close()
         await services.broker.close()
         await services.store.close()
 
@@ -186,7 +194,8 @@ class RillApp:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.api = create_api(settings)
-        stack: ASGIApp = BodyLimit(self.api, max_bytes=settings.max_body_bytes)
+        stack: ASGIApp = BodyLimit(self.api, max_bytes=settings.max_body_bytes,
+                                   timeout=settings.body_timeout_seconds)
         if settings.cors_origins:
             stack = CORSMiddleware(
                 stack,

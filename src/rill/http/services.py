@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from starlette.requests import HTTPConnection
@@ -13,6 +13,7 @@ from rill.broker.base import Broker
 from rill.chat.service import ChatService
 from rill.config import Settings
 from rill.http.heartbeat import Heartbeat
+from rill.http.ratelimit import RateLimiter, Unlimited
 from rill.providers.registry import ProviderRegistry
 from rill.store.base import Store
 
@@ -32,6 +33,8 @@ class Services:
     issuer: TokenIssuer
     heartbeat: Heartbeat
     hub: Hub | None = None
+    #: Chat turns per user (``chat_turns_per_minute``).
+    chat_limit: RateLimiter = field(default_factory=Unlimited)
     #: Set once SIGTERM/SIGINT started ending streams (see ``rill.http.app.drain``).
     drain_task: asyncio.Task[None] | None = None
 

@@ -7,7 +7,7 @@ the audience was wrong (the spec asks for exactly that).
 
 from __future__ import annotations
 
-from rill.errors import Forbidden, RillError, Unauthorized
+from rill.errors import Forbidden, RillError, TooManyRequests, Unauthorized
 from rill.hub._asgi import Send, respond_problem
 from rill.hub.auth import InsufficientScope, MissingToken
 from rill.hub.limits import BadRequest
@@ -40,6 +40,8 @@ def challenge(error: RillError, metadata_url: str) -> tuple[RillError, bytes | N
 async def send_error(send: Send, error: RillError, metadata_url: str) -> None:
     answer, header = challenge(error, metadata_url)
     headers = [(b"www-authenticate", header)] if header is not None else []
+    if isinstance(answer, TooManyRequests):
+        headers.append((b"retry-after", str(max(1, round(answer.retry_after))).encode()))
     await respond_problem(send, answer, headers)
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from rill.errors import RillError
+from rill.errors import RequestTimeout, RillError
+from rill.http.ratelimit import token_key
 from rill.hub._asgi import Receive, Scope, Send, cookies, header_map, parse_form, read_body, respond
 from rill.hub.auth import InsufficientScope, MissingToken, find_token
 from rill.hub.errors import send_error
@@ -43,10 +45,17 @@ async def _publish(hub: Hub, scope: Scope, receive: Receive) -> str:
     if credentials.source == "cookie":
         _check_same_origin(hub, scope, headers)
     grants = await hub.auth.grants(credentials, "publish")
+    await hub.publish_limit.hit(token_key(credentials.token))
     content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
     if content_type != _FORM:
         raise BadRequest("the body must be application/x-www-form-urlencoded")
-    body = await read_body(receive, settings.max_data_bytes + BODY_OVERHEAD)
+    # Why a deadline: the hub is raw ASGI, outside the API's BodyLimit, and a
+    # publisher trickling its body would otherwise hold the connection for ever.
+    try:
+        async with asyncio.timeout(hub.settings.body_timeout_seconds):
+            body = await read_body(receive, settings.max_data_bytes + BODY_OVERHEAD)
+    except TimeoutError:
+        raise RequestTimeout("the request body arrived too slowly") from None
     update = update_from_form(parse_form(body, settings.max_topics + 16), settings)
     for topic in update.topics:
         if is_reserved(topic, hub.base):

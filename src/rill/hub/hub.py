@@ -20,6 +20,7 @@ from rill.auth.tokens import TokenVerifier
 from rill.broker.base import Broker
 from rill.config import Settings
 from rill.errors import NotFound, RillError
+from rill.http.ratelimit import Rate, open_limiter
 from rill.hub._asgi import Receive, Scope, Send, header_map, respond
 from rill.hub.auth import Authenticator
 from rill.hub.errors import METADATA_PATH, send_error
@@ -63,6 +64,13 @@ class Hub:
         self.registry = Registry(hub.max_buffer_bytes)
         self.subscriptions = ActiveSubscriptions()
         self.publisher = Publisher(broker, hub)
+        #: Publishes per access token (``hub.publishes_per_second``).
+        self.publish_limit = open_limiter(
+            "hub-publish",
+            Rate(hub.publishes_per_second, hub.publish_burst),
+            "publishes",
+            settings.broker_url,
+        )
         self.feed = Feed(broker, self.index, self._on_record)
         self._ticker: asyncio.Task[None] | None = None
         self._handlers = 0
@@ -93,6 +101,7 @@ class Hub:
         except TimeoutError:
             log.warning("hub subscribers still open at shutdown", extra={"event": "hub.close"})
         await self.feed.close()
+        await self.publish_limit.close()
 
     # -- in-process API ----------------------------------------------------
 

@@ -38,6 +38,7 @@ async def send_message(
             raise PayloadTooLarge(
                 f"message is longer than {services.settings.max_message_chars} characters"
             )
+    await services.chat_limit.hit(user)
     turn = await services.chat.start_turn(
         TurnRequest(
             user_id=user,
