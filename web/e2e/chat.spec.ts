@@ -95,3 +95,25 @@ test('switching bots mid-stream keeps each stream in its own chat', async ({ pag
   const stored = (await serverHistory(page.request, 'slow')).at(-1)!;
   expect(shown).toBe(stored.content.trim());
 });
+
+test('a dropped connection reconnects with Last-Event-ID and the reply completes exactly', async ({ page }) => {
+  await openChat(page, 'echo');
+  // The first response is cut mid-event, as a dropped connection would leave it.
+  await page.route('**/api/chat', async (route) => {
+    const response = await route.fetch();
+    const body = await response.body();
+    await route.fulfill({ response, body: body.subarray(0, Math.floor(body.length * 0.6)) });
+  });
+  const resumes: (string | null)[] = [];
+  page.on('request', (request) => {
+    if (request.url().includes('/stream')) resumes.push(request.headers()['last-event-id'] ?? null);
+  });
+  await send(page, '/lorem 150');
+  await expect(lastReply(page)).toHaveAttribute('data-status', 'complete', { timeout: 20_000 });
+  expect(resumes).toHaveLength(1);
+  expect(resumes[0]).toMatch(/^\d+-\d+$/);
+  const shown = (await lastReply(page).locator('.markdown').innerText()).trim();
+  const stored = (await serverHistory(page.request, 'echo')).at(-1)!;
+  expect(shown).toBe(stored.content.trim());
+  expect(shown.split(/\s+/)).toHaveLength(150);
+});

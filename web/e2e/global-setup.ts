@@ -10,6 +10,9 @@ const rill = process.env.RILL_BIN ?? resolve(webDir, '../.venv/bin/rill');
 
 /** Bots for the suite: a fast echo, a slow one (stop, reload, switch), and the guide. */
 const CONFIG = `
+# The history test seeds 100 turns in a few seconds: no per-user turn limit here.
+chat_turns_per_minute = 0
+
 [[bots]]
 id = "echo"
 name = "Echo"
@@ -25,6 +28,15 @@ description = "Echo at reading speed, for stop and reload."
 provider = "echo"
 model = "echo"
 pace = 0.06
+
+[[bots]]
+id = "fast"
+name = "Fast Echo"
+description = "Echo without pauses, for very long replies."
+provider = "echo"
+model = "echo"
+pace = 0
+max_tokens = 200000
 
 [[bots]]
 id = "guide"
