@@ -2,15 +2,16 @@ import { expect, lastReply, openChat, send, serverHistory, shot, test } from './
 
 test('a message to echo streams back, with the generating indicator', async ({ page }) => {
   await openChat(page, 'echo');
+  await page.waitForTimeout(400); // let the empty state fade in
   await shot(page, 'chat-empty');
-  await send(page, '/lorem 120');
+  await send(page, '/lorem 400');
   await expect(page.getByText('Generating a reply…').first()).toBeVisible();
   // Mid-stream: some text, the typing cursor, not finished yet.
   await expect(lastReply(page).locator('.markdown.is-streaming')).toBeVisible();
   await expect(lastReply(page)).toHaveAttribute('data-status', 'complete');
   await expect(page.getByText('Generating a reply…')).toHaveCount(0);
   const words = (await lastReply(page).locator('.markdown').innerText()).trim().split(/\s+/);
-  expect(words).toHaveLength(120);
+  expect(words).toHaveLength(400);
 
   const text = 'Hello from the browser — 안녕하세요, Rill! Streaming one word at a time.';
   await send(page, text);
@@ -36,6 +37,7 @@ test('Stop ends the reply mid-stream and keeps the partial text', async ({ page 
   await send(page, '/lorem 300');
   const reply = lastReply(page);
   await expect.poll(async () => (await reply.innerText()).split(/\s+/).length, { timeout: 10_000 }).toBeGreaterThan(12);
+  await shot(page, 'chat-streaming');
   await page.getByRole('button', { name: 'Stop', exact: true }).click();
   await expect(reply).toHaveAttribute('data-status', 'cancelled');
   await expect(reply.getByText('Stopped')).toBeVisible();

@@ -29,11 +29,17 @@ test.describe('Korean, dark', () => {
   test.use({ locale: 'ko-KR', colorScheme: 'dark' });
 
   test('speaks Korean from the browser language, switches to English, and has a dark theme', async ({ page }) => {
-    await openChat(page, 'guide');
+    await openChat(page, 'slow');
     await expect(page.getByRole('textbox', { name: '메시지 입력' })).toBeVisible();
-    await send(page, 'SSE와 WebSocket의 차이는?');
+    await send(page, '/lorem 300');
     await expect(page.getByText('답변 생성중...').first()).toBeVisible();
+    await page.keyboard.press('Escape');
+    await expect(lastReply(page).getByText('중지됨')).toBeVisible();
+
+    await page.locator('button[data-bot="guide"]').click();
+    await send(page, 'SSE와 WebSocket의 차이는?');
     await expect(lastReply(page)).toHaveAttribute('data-status', 'complete', { timeout: 20_000 });
+    await expect(lastReply(page)).toContainText('웹소켓');
     const background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
     expect(background).toBe('rgb(11, 13, 20)');
     await shot(page, 'chat-korean-dark');
