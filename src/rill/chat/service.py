@@ -147,7 +147,9 @@ class ChatService:
             node_id=self.settings.node_id or "",
         )
         history = await self.store.recent_messages(conv.id, bot.context_messages + 1)
-        completion = build_request(bot, [m for m in history if m.id != reply.id], request.language)
+        # Why ``<``: ids are time ordered, and a concurrent turn in the same conversation
+        # may have been stored since ours; its question must not become our context.
+        completion = build_request(bot, [m for m in history if m.id < reply.id], request.language)
         stream = stream_name(reply.id)
         start = events.message_start(
             message_id=reply.id,
