@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+from rill import metrics
 from rill.broker.base import Broker
 from rill.chat import events
 from rill.errors import RillError, UpstreamTimeout
@@ -56,6 +58,9 @@ class Generation:
         self.checkpointed = 0
         self._cancel_reason: str | None = None
         self.task: asyncio.Task[None] | None = None
+        #: Set by ``_finish``; read by the service to count the turn's outcome.
+        self.status: MessageStatus = "streaming"
+        self._started = time.monotonic()
 
     @property
     def text(self) -> str:
@@ -93,6 +98,7 @@ class Generation:
             status = "cancelled" if self._cancel_reason == "cancelled" else "interrupted"
         except RillError as exc:
             status, failure = "error", (exc.code, exc.detail)
+            metrics.provider_error(exc)
             log.warning("generation failed", extra={"event": "generation_failed",
                         "message_id": self.message_id, "error": exc.code})
         except Exception:
@@ -118,6 +124,9 @@ class Generation:
                 if isinstance(chunk, Finish):
                     return chunk
                 if isinstance(chunk, TextDelta) and chunk.text:
+                    if not self._parts:
+                        metrics.FIRST_TOKEN.observe(time.monotonic() - self._started)
+                    metrics.TOKENS.inc()
                     self._parts.append(chunk.text)
                     self.length += len(chunk.text)
                     await self._emit(events.text_delta(chunk.text))
@@ -132,6 +141,7 @@ class Generation:
     async def _finish(
         self, status: MessageStatus, finish: Finish, failure: tuple[str, str] | None
     ) -> None:
+        self.status = status
         stop_reason = {"complete": finish.stop_reason, "error": "error"}.get(status, status)
         output_tokens = finish.output_tokens or len(self._parts)
         closing = events.finale(stop_reason, output_tokens, failure)

@@ -1,10 +1,20 @@
-"""``rill serve``: start the server (one process, or ``--workers N`` sharing engines)."""
+"""``rill serve``: start the server (one process, or ``--workers N`` sharing engines).
+
+Plain HTTP runs on uvicorn. With ``--tls-cert``/``--tls-key`` Rill serves
+HTTP/2 (ALPN ``h2``, falling back to ``http/1.1``) on granian, because
+browsers open only about six HTTP/1.1 connections per origin, and each open
+EventSource holds one. granian was chosen over hypercorn by measurement
+(docs/deployment.md, "Why granian").
+"""
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +45,6 @@ def _describe(settings: Settings) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    import uvicorn
-
     overrides = {
         "host": args.host,
         "port": args.port,
@@ -54,12 +62,29 @@ def run(args: argparse.Namespace) -> int:
         print("rill: --workers > 1 needs a shared broker (set RILL_BROKER_URL=redis://…); "
               "the in-process broker cannot be shared between processes", file=sys.stderr)
         return 2
+    if bool(args.tls_cert) != bool(args.tls_key):
+        print("rill: --tls-cert and --tls-key go together", file=sys.stderr)
+        return 2
+    metrics_dir = _prepare_metrics_dir(args.workers)
     scheme = "https" if args.tls_cert else "http"
-    print(f"Rill listening on {scheme}://{settings.host}:{settings.port} — {_describe(settings)}",
+    protocols = "HTTP/2 + HTTP/1.1 (granian)" if args.tls_cert else "HTTP/1.1 (uvicorn)"
+    print(f"Rill listening on {scheme}://{settings.host}:{settings.port} ({protocols}, "
+          f"{args.workers} worker{'s' if args.workers > 1 else ''}) — {_describe(settings)}",
           flush=True)
-    ssl: dict[str, Any] = {}
-    if args.tls_cert:
-        ssl = {"ssl_certfile": str(args.tls_cert), "ssl_keyfile": str(args.tls_key)}
+    try:
+        if args.tls_cert:
+            _serve_tls(settings, args, overrides)
+        else:
+            _serve_plain(settings, args, overrides)
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+    return 0
+
+
+def _serve_plain(settings: Settings, args: argparse.Namespace, overrides: dict[str, Any]) -> None:
+    import uvicorn
+
     common: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
@@ -67,7 +92,6 @@ def run(args: argparse.Namespace) -> int:
         "access_log": False,
         "lifespan": "on",
         "timeout_graceful_shutdown": int(settings.shutdown_grace_seconds) + 5,
-        **ssl,
     }
     if args.workers > 1:
         # Workers are fresh processes: hand them the resolved settings via the environment.
@@ -77,7 +101,66 @@ def run(args: argparse.Namespace) -> int:
         from rill.http.app import create_app
 
         uvicorn.run(create_app(settings), **common)
-    return 0
+
+
+def _serve_tls(settings: Settings, args: argparse.Namespace, overrides: dict[str, Any]) -> None:
+    from granian.constants import HTTPModes, Interfaces, Loops, SSLProtocols
+    from granian.http import HTTP2Settings
+    from granian.log import LogLevels
+    from granian.server import Server
+
+    # granian always runs the app in worker processes, even for one: like
+    # uvicorn's workers, they get the resolved settings through the environment.
+    os.environ.update(_as_env(args, overrides))
+    # Why spawn, not fork: a forked worker would inherit this process's metrics,
+    # created before PROMETHEUS_MULTIPROC_DIR was set, and keep them in memory
+    # where /metrics cannot see them (uvicorn's workers are spawned too).
+    multiprocessing.set_start_method("spawn", force=True)
+    level = settings.log_level.lower()
+    Server(
+        "rill.http.app:create_app",
+        factory=True,
+        address=settings.host,
+        port=settings.port,
+        interface=Interfaces.ASGI,
+        workers=args.workers,
+        loop=Loops.uvloop if sys.platform != "win32" else Loops.auto,
+        http=HTTPModes.auto,
+        websockets=False,
+        ssl_cert=args.tls_cert,
+        ssl_key=args.tls_key,
+        ssl_protocol_min=SSLProtocols.tls12,
+        # Why: granian's default admits backlog/workers (1024) requests at a time,
+        # and every SSE subscriber is a request that never ends.
+        backpressure=_MAX_STREAMS,
+        # Why: one browser multiplexes all its tabs' EventSources on one
+        # connection; the default (200) would make the 201st tab wait.
+        http2_settings=HTTP2Settings(max_concurrent_streams=_MAX_STREAMS_PER_CONNECTION),
+        log_level=LogLevels(level) if level in LogLevels.__members__ else LogLevels.info,
+        log_access=False,
+        respawn_failed_workers=True,
+        # Why: SIGTERM lets replies finish for shutdown_grace_seconds; a worker
+        # still alive past that (plus slack) is killed, as uvicorn would.
+        workers_kill_timeout=int(settings.shutdown_grace_seconds) + 5,
+    ).serve()
+
+
+_MAX_STREAMS = 100_000
+_MAX_STREAMS_PER_CONNECTION = 1000
+
+
+def _prepare_metrics_dir(workers: int) -> Path | None:
+    """With several workers, each writes its metrics to files in one directory that
+    ``/metrics`` in any worker aggregates (prometheus-client's multiprocess mode).
+
+    Why a fresh directory per run: files left by a previous run would be added in.
+    An operator's own ``PROMETHEUS_MULTIPROC_DIR`` is respected (and left alone).
+    """
+    if workers <= 1 or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return None
+    path = Path(tempfile.mkdtemp(prefix="rill-metrics-"))
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
+    return path
 
 
 def _as_env(args: argparse.Namespace, overrides: dict[str, Any]) -> dict[str, str]:

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from rill import metrics
 from rill.http.heartbeat import Heartbeat
 from rill.sse.encoder import retry_field
 
@@ -58,6 +59,7 @@ class EventStreamResponse(Response):
             await send({"type": "http.response.body", "body": data, "more_body": True})
 
         beat = self._heartbeat.register(write)
+        metrics.CHAT_STREAMS.inc()
         task = asyncio.current_task()
         gone = asyncio.Event()
 
@@ -85,6 +87,7 @@ class EventStreamResponse(Response):
                 task.uncancel()
         finally:
             self._heartbeat.unregister(beat)
+            metrics.CHAT_STREAMS.dec()
             watcher.cancel()
             aclose = getattr(self._chunks, "aclose", None)
             if aclose is not None:

@@ -23,6 +23,7 @@ from typing import Any
 from rill.hub.grants import Grants
 from rill.hub.matchers import Matcher
 from rill.hub.update import Record
+from rill.metrics import HUB_DELIVERIES
 
 log = logging.getLogger("rill.hub")
 
@@ -157,6 +158,7 @@ class Registry:
         limit = self.max_buffer_bytes
         private = record.update.private
         overflow: list[Connection] = []
+        queued = 0
         for group in groups:
             for conn in group:
                 # Replaying connections read this record from the index themselves.
@@ -171,6 +173,7 @@ class Registry:
                 else:
                     pending.append(wire)
                 conn.pending_bytes += size
+                queued += 1
                 if conn.pending_bytes > limit:
                     overflow.append(conn)
                     continue
@@ -179,6 +182,7 @@ class Registry:
                     conn.waiter = None
                     if not waiter.done():
                         waiter.set_result(None)
+        HUB_DELIVERIES.inc(queued)
         for conn in overflow:
             self.drop(conn, "slow")
 

@@ -24,6 +24,7 @@ from rill.hub.limits import (
     check_type,
 )
 from rill.hub.update import STREAM, Update
+from rill.metrics import HUB_PUBLISHES
 
 _RESERVED_PATH = "/.well-known/mercure"
 #: The broker keeps at least this much so live delivery never depends on the
@@ -120,4 +121,5 @@ class Publisher:
             raise
         except Exception as exc:
             raise BrokerError("the update could not be stored; it was not published") from exc
+        HUB_PUBLISHES.inc()
         return update.id

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
+from rill import metrics
 from rill.errors import RillError
 from rill.hub._asgi import Receive, Scope, Send, cookies, header_map, query
 from rill.hub.auth import MissingToken, find_token
@@ -96,12 +97,14 @@ class Subscription:
         except RillError as error:
             await send_error(self.send, error, hub.metadata_url(self.scope))
             return
+        metrics.HUB_STREAMS.inc()
         try:
             await self._start_response(last_event_id)
             if hub.settings.hub.subscriptions:
                 await hub.announce(conn, active=True)
             await self._write_loop(conn)
         finally:
+            metrics.HUB_STREAMS.dec()
             hub.registry.remove(conn)
             if hub.settings.hub.subscriptions:
                 await hub.announce(conn, active=False)
