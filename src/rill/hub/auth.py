@@ -81,15 +81,22 @@ class Authenticator:
         self._base = hub.public_url or DEFAULT_BASE
         publisher = hub.publisher_jwt_key.get_secret_value() if hub.publisher_jwt_key else None
         subscriber = hub.subscriber_jwt_key.get_secret_value() if hub.subscriber_jwt_key else None
+        # Why: a role without its own key verifies with the chat's key, so it must
+        # also hold tokens to the chat's issuer and audience; else a token minted
+        # for another service by the same identity provider would pass here.
         self._hmac: dict[Role, TokenVerifier] = {
-            "publish": self._verifier(secret=publisher or default_key),
-            "subscribe": self._verifier(secret=subscriber or default_key),
+            "publish": self._verifier(
+                secret=publisher or default_key, claims_from=None if publisher else settings
+            ),
+            "subscribe": self._verifier(
+                secret=subscriber or default_key, claims_from=None if subscriber else settings
+            ),
         }
         self._asymmetric: TokenVerifier | None = None
         if hub.jwt_public_key or hub.jwks_url:
             self._asymmetric = self._verifier(public_key=hub.jwt_public_key, jwks_url=hub.jwks_url)
 
-    def _verifier(self, **key: str | None) -> TokenVerifier:
+    def _verifier(self, *, claims_from: Settings | None = None, **key: str | None) -> TokenVerifier:
         hub = self._settings
         family = {"HS256", "HS384", "HS512"} if key.get("secret") else None
         algorithms = [a for a in hub.jwt_algorithms if family is None or a in family]
@@ -100,8 +107,8 @@ class Authenticator:
             public_key=key.get("public_key"),
             jwks_url=key.get("jwks_url"),
             algorithms=algorithms or None,
-            issuer=hub.jwt_issuer,
-            audience=hub.jwt_audience,
+            issuer=hub.jwt_issuer or (claims_from.jwt_issuer if claims_from else None),
+            audience=hub.jwt_audience or (claims_from.jwt_audience if claims_from else None),
             leeway=0,
         )
 
