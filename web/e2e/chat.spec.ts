@@ -75,7 +75,7 @@ test('reloading mid-reply resumes it exactly', async ({ page }) => {
 
 test('switching bots mid-stream keeps each stream in its own chat', async ({ page }) => {
   await openChat(page, 'slow');
-  await send(page, '/lorem 60');
+  await send(page, '/lorem 150');
   await expect.poll(async () => (await lastReply(page).innerText()).split(/\s+/).length).toBeGreaterThan(5);
 
   await page.locator('button[data-bot="echo"]').click();
@@ -91,9 +91,9 @@ test('switching bots mid-stream keeps each stream in its own chat', async ({ pag
 
   await page.locator('button[data-bot="slow"]').click();
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('Slow Echo');
-  await expect(lastReply(page)).toHaveAttribute('data-status', 'complete', { timeout: 15_000 });
+  await expect(lastReply(page)).toHaveAttribute('data-status', 'complete', { timeout: 30_000 });
   const shown = (await lastReply(page).locator('.markdown').innerText()).trim();
-  expect(shown.split(/\s+/)).toHaveLength(60);
+  expect(shown.split(/\s+/)).toHaveLength(150);
   const stored = (await serverHistory(page.request, 'slow')).at(-1)!;
   expect(shown).toBe(stored.content.trim());
 });
