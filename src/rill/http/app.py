@@ -25,7 +25,7 @@ from rill.broker.factory import open_broker
 from rill.chat.events import PING
 from rill.chat.service import ChatService
 from rill.config import Settings
-from rill.http import problems
+from rill.http import openapi, problems
 from rill.http.access_log import AccessLog
 from rill.http.heartbeat import Heartbeat
 from rill.http.limits import BodyLimit
@@ -179,6 +179,7 @@ def create_api(settings: Settings) -> FastAPI:
     )
     api.state.settings = settings
     problems.install(api)
+    openapi.install(api)
     for router in (health.router, session.router, bots.router, chat.router, history.router,
                    conversations.router):
         api.include_router(router)

@@ -1,0 +1,88 @@
+"""The OpenAPI document, with the errors Rill really answers.
+
+FastAPI documents validation errors as its own ``HTTPValidationError`` in
+``application/json``; Rill answers every error as RFC 9457 problem+json. This
+rewrites the generated document once, so the web app's generated client types
+errors as they arrive.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "An RFC 9457 problem document.",
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string", "format": "uri"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "loc": {"type": "array", "items": {"type": "string"}},
+                    "msg": {"type": "string"},
+                    "type": {"type": "string"},
+                },
+            },
+        },
+    },
+    "additionalProperties": True,
+}
+
+_TITLES = {
+    "400": "Bad request (for example, a body that is not JSON)",
+    "401": "No or invalid credentials",
+    "403": "Authenticated, but not allowed",
+    "404": "Not found, or not yours",
+    "409": "The current state does not allow it",
+    "413": "Body or field too large",
+    "422": "Invalid input",
+    "429": "A per-user limit is reached; see Retry-After",
+    "503": "A dependency (store, broker, provider) is unavailable, or shutting down",
+}
+_PUBLIC = {"/healthz", "/readyz", "/api/bots", "/openapi.json"}
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+        },
+    }
+
+
+def install(app: FastAPI) -> None:
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = get_openapi(
+            title=app.title, version=app.version, summary=app.summary, routes=app.routes
+        )
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        schemas.pop("HTTPValidationError", None)
+        schemas.pop("ValidationError", None)
+        schemas["Problem"] = PROBLEM_SCHEMA
+        for path, operations in document.get("paths", {}).items():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                statuses = ["400", "413", "422", "503"]
+                if path not in _PUBLIC and path != "/api/session":
+                    statuses += ["401", "403", "404"]
+                if path.startswith("/api/chat") or path.startswith("/api/conversations"):
+                    statuses += ["409", "429"]
+                for status in statuses:
+                    responses[status] = _problem(_TITLES[status])
+        app.openapi_schema = document
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
