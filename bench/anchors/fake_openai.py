@@ -1,0 +1,106 @@
+"""A fake OpenAI-compatible Chat Completions server that streams as fast as asked.
+
+The requested ``model`` says what to stream: ``fake:<tokens>:<pace_ms>``. Every
+token's text is ``@T<microseconds> ``, the ``time.monotonic()`` at which the
+server wrote it, so a client can tell how long each token took to reach it
+(CLOCK_MONOTONIC is one clock for every process on the machine). With pace 0
+all tokens are written at once, as fast as the socket takes them.
+
+Raw uvloop protocol on purpose: the fake must cost much less than the server
+it feeds. Run as ``python -m bench.anchors.fake_openai PORT``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from typing import cast
+
+import orjson
+import uvloop
+
+_HEAD = (b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+         b"Cache-Control: no-cache\r\nConnection: close\r\n\r\n")
+_CHUNK_A = (b'data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":0,'
+            b'"model":"fake","choices":[{"index":0,"delta":{"content":"@T')
+_CHUNK_B = b' "},"finish_reason":null}]}\n\n'
+_END = (b'data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":0,'
+        b'"model":"fake","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n'
+        b'data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":0,'
+        b'"model":"fake","choices":[],"usage":{"prompt_tokens":5,"completion_tokens":%d,'
+        b'"total_tokens":%d}}\n\ndata: [DONE]\n\n')
+_BATCH = 64
+
+
+def _now_us() -> bytes:
+    return str(int(time.monotonic() * 1_000_000)).encode()
+
+
+class Completion(asyncio.Protocol):
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.buffer = b""
+        self.can_write: asyncio.Event = asyncio.Event()
+        self.can_write.set()
+        self.task: asyncio.Task[None] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports do not subclass asyncio.Transport; they behave as one.
+        self.transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        head, sep, body = self.buffer.partition(b"\r\n\r\n")
+        if not sep or self.task is not None:
+            return
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        if len(body) < length:
+            return
+        model = str(orjson.loads(body[:length]).get("model", "fake:100:0"))
+        _, tokens, pace = (model.split(":") + ["100", "0"])[:3]
+        self.task = asyncio.ensure_future(self.stream(int(tokens), float(pace) / 1000))
+
+    def pause_writing(self) -> None:
+        self.can_write.clear()
+
+    def resume_writing(self) -> None:
+        self.can_write.set()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.can_write.set()
+        if self.task is not None:
+            self.task.cancel()
+
+    async def stream(self, tokens: int, pace: float) -> None:
+        transport = self.transport
+        assert transport is not None
+        transport.write(_HEAD)
+        sent = 0
+        while sent < tokens and not transport.is_closing():
+            step = 1 if pace else min(_BATCH, tokens - sent)
+            transport.write(b"".join(_CHUNK_A + _now_us() + _CHUNK_B for _ in range(step)))
+            sent += step
+            if pace:
+                await asyncio.sleep(pace)
+            elif not self.can_write.is_set():
+                await self.can_write.wait()
+            else:
+                await asyncio.sleep(0)
+        transport.write(_END % (sent, sent + 5))
+        transport.close()
+
+
+async def main(port: int) -> None:
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(Completion, "127.0.0.1", port, backlog=4096)
+    async with server:
+        await server.serve_forever()
+
+
+if __name__ == "__main__":
+    uvloop.run(main(int(sys.argv[1])))
