@@ -7,7 +7,14 @@ the audience was wrong (the spec asks for exactly that).
 
 from __future__ import annotations
 
-from rill.errors import Forbidden, RillError, TooManyRequests, Unauthorized
+from rill.errors import (
+    Forbidden,
+    PayloadTooLarge,
+    RequestTimeout,
+    RillError,
+    TooManyRequests,
+    Unauthorized,
+)
 from rill.hub._asgi import Send, respond_problem
 from rill.hub.auth import InsufficientScope, MissingToken
 from rill.hub.limits import BadRequest
@@ -42,6 +49,10 @@ async def send_error(send: Send, error: RillError, metadata_url: str) -> None:
     headers = [(b"www-authenticate", header)] if header is not None else []
     if isinstance(answer, TooManyRequests):
         headers.append((b"retry-after", str(max(1, round(answer.retry_after))).encode()))
+    if isinstance(answer, RequestTimeout | PayloadTooLarge):
+        # Why: the rest of the body may still be on its way (or trickling for ever);
+        # closing is the only way to stop reading it.
+        headers.append((b"connection", b"close"))
     await respond_problem(send, answer, headers)
 
 
