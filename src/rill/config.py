@@ -118,12 +118,19 @@ class Settings(BaseSettings):
     broker_url: str = "memory://"
     #: Identifies this process in the store (crash recovery); default host:pid.
     node_id: str | None = None
+    #: With a shared broker: a node whose heartbeat is older than this is dead, and
+    #: the surviving nodes end its replies as ``interrupted``.
+    node_timeout_seconds: float = Field(default=8.0, ge=1)
     log_level: str = "info"
     #: Serve the built web app from here (default: web/dist next to the package, if built).
     web_dir: Path | None = None
 
     # identity
     jwt_secret: SecretStr | None = None
+    #: Signs anonymous sessions and hub tokens in embedded mode (default: a key generated
+    #: under ``data_dir``). Several nodes must share one; unlike ``jwt_secret`` it keeps
+    #: anonymous sessions on.
+    session_secret: SecretStr | None = None
     jwt_public_key: str | None = None
     jwks_url: str | None = None
     #: Accepted algorithms; default by key type: HS256 for a secret, RS256/ES256 for keys.
@@ -172,6 +179,13 @@ class Settings(BaseSettings):
         if not bots:
             raise ValueError("configure at least one bot")
         return bots
+
+    @field_validator("session_secret")
+    @classmethod
+    def _long_enough(cls, secret: SecretStr | None) -> SecretStr | None:
+        if secret is not None and len(secret.get_secret_value()) < 32:
+            raise ValueError("session_secret must be at least 32 characters")
+        return secret
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:

@@ -9,7 +9,7 @@ import pytest
 
 from rill.errors import Conflict, NotFound, StorageError, TooManyRequests
 from rill.store.base import Store
-from rill.store.migrations import MIGRATIONS
+from rill.store.migrations import MIGRATIONS, POSTGRESQL_MIGRATIONS
 from rill.store.models import Conversation, Message, Usage
 from rill.store.postgres import PostgresStore
 from tests.conftest import free_port
@@ -392,7 +392,12 @@ async def test_interrupt_streaming_by_node_and_all(store: Store) -> None:
     await store.checkpoint(on_b.id, "half a rep")
     assert sorted(await store.streaming_nodes()) == ["node-a", "node-b"]
 
+    orphans = await store.streaming_replies("node-b")
+    assert [m.id for m in orphans] == sorted([on_b.id, on_b2.id])
+    assert {m.id: m.content for m in orphans}[on_b.id] == "half a rep"
+    assert await store.streaming_replies("node-c") == []
     assert await store.interrupt_streaming("node-b") == 2
+    assert await store.streaming_replies("node-b") == []
     interrupted = await store.get_message("bob", on_b.id)
     assert (interrupted.status, interrupted.content) == ("interrupted", "half a rep")
     assert (await store.get_message("alice", on_b2.id)).status == "interrupted"
@@ -425,7 +430,9 @@ async def test_nodes_starting_at_once_migrate_once() -> None:
                 rows = await conn.fetch("SELECT version FROM rill_schema")
             finally:
                 await conn.close()
-            assert sorted(r[0] for r in rows) == [v for v, _ in MIGRATIONS]
+            assert sorted(r[0] for r in rows) == sorted(
+                v for v, _ in [*MIGRATIONS, *POSTGRESQL_MIGRATIONS]
+            )
             await nodes[0].ensure_user("alice")
             assert (await nodes[3].ensure_user("alice")).id == "alice"
         finally:

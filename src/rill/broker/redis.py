@@ -384,10 +384,19 @@ class RedisBroker(Broker):
         return f"{self.prefix}s:{stream}".encode()
 
     async def _call(self, op: Callable[[], Awaitable[T]], stream: str | None = None) -> T:
+        task = asyncio.current_task()
+        requested = task.cancelling() if task is not None else 0
         try:
-            return await op()
+            result = await op()
         except RedisError as exc:
             _fail(exc, stream)
+        # Why: redis-py wraps socket writes in asyncio.wait_for, which on Python 3.11
+        # drops a cancellation that arrives just as the write completes (CPython
+        # gh-86296, fixed in 3.12). A cancel asked for during the command that never
+        # surfaced was lost there; raise it, or a cancelled reply would run on.
+        if task is not None and task.cancelling() > requested:
+            raise asyncio.CancelledError
+        return result
 
     async def start(self) -> None:
         await self.ping()

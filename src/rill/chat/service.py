@@ -4,7 +4,9 @@ Concurrency (see ARCHITECTURE.md for the drawing): each reply is one
 ``Generation`` task owned by this service, never by a request. Readers follow
 the reply's broker stream. Cancels reach the owning node through a broker
 signal, so ``POST /cancel`` works on any node. One checkpoint loop saves the
-text of every active reply at most every ``checkpoint_seconds``.
+text of every active reply at most every ``checkpoint_seconds``. With a shared
+broker, ``NodeRecovery`` (``recovery.py``) heartbeats for this node and ends
+the replies of nodes that died.
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from rill.broker.base import Broker, StreamMissing, compare_ids
+from rill import metrics
+from rill.broker.base import Broker, Entry, StreamMissing, compare_ids
 from rill.chat import events, replay
 from rill.chat.context import build_request, estimate_tokens
 from rill.chat.generation import Generation
+from rill.chat.recovery import NodeRecovery
 from rill.config import BotConfig, Settings
 from rill.errors import (
     BrokerError,
@@ -70,12 +74,20 @@ class ChatService:
         self._active: dict[str, Generation] = {}
         self._background: list[asyncio.Task[None]] = []
         self._closing: asyncio.Task[None] | None = None
+        self._recovery: NodeRecovery | None = None
+        if broker.shared:
+            self._recovery = NodeRecovery(
+                store, broker, node_id=settings.node_id or "",
+                timeout=settings.node_timeout_seconds, stream_ttl=settings.stream_ttl_seconds,
+            )
 
     @property
     def active_count(self) -> int:
         return len(self._active)
 
     async def start(self) -> None:
+        if self._recovery is not None:
+            await self._recovery.start()
         self._background = [
             asyncio.create_task(self._checkpoint_loop(), name="rill-checkpoints"),
             asyncio.create_task(self._cancel_listener(), name="rill-cancels"),
@@ -108,6 +120,10 @@ class ChatService:
         for task in self._background:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        # Why last: this node must keep beating while its replies drain, or another
+        # node could declare it dead and end them under it.
+        if self._recovery is not None:
+            await self._recovery.close()
 
     def bot(self, chatbot_id: str) -> BotConfig:
         try:
@@ -180,16 +196,18 @@ class ChatService:
             seq=1,
         )
         self._active[reply.id] = generation
-        generation.task = asyncio.create_task(self._run(generation), name=f"rill-gen-{reply.id}")
+        generation.task = asyncio.create_task(self._run(generation, bot.id),
+                                              name=f"rill-gen-{reply.id}")
         log.info("turn started", extra={"event": "turn_started", "user": request.user_id,
                  "message_id": reply.id, "chatbot": bot.id})
         return Turn(reply.id, conv.id, None if user_msg is None else user_msg.id)
 
-    async def _run(self, generation: Generation) -> None:
+    async def _run(self, generation: Generation, bot_id: str) -> None:
         try:
             await generation.run()
         finally:
             self._active.pop(generation.message_id, None)
+            metrics.turn_ended(bot_id, generation.status)
 
     async def relay(self, message_id: str, after: str | None = None) -> AsyncIterator[bytes]:
         """The reply's encoded events after ``after``, live until it ends."""
@@ -213,7 +231,54 @@ class ChatService:
             return self._rebuilt(message, last_event_id)
         if ended and (last is None or (last_event_id and compare_ids(last_event_id, last) >= 0)):
             return None
-        return self.relay(message_id, last_event_id)
+        if not ended and message.status != "streaming":
+            # Why: the reply is final in the store but its stream has no end yet: its
+            # writer is publishing the ending right now, or died before it could. The
+            # stored reply is authoritative either way, so the rest comes from it.
+            return self._rebuilt(message, last_event_id)
+        return self._follow(message, last_event_id)
+
+    async def _follow(self, message: Message, after: str | None) -> AsyncIterator[bytes]:
+        """Relay the live stream of another reader's reply, never waiting for ever.
+
+        Why the watch: a writer that dies after storing the final reply, but before
+        ending its stream, is no longer 'streaming', so dead-node recovery leaves it
+        alone. While the stream is silent for ``node_timeout_seconds`` we look at the
+        store; once the reply is final there, the rest is rebuilt from it.
+        """
+        entries = aiter(self.broker.subscribe(stream_name(message.id), after))
+        pending: asyncio.Future[Entry] | None = None
+        try:
+            while True:
+                if pending is None:
+                    pending = asyncio.ensure_future(anext(entries))
+                done, _ = await asyncio.wait({pending}, timeout=self.settings.node_timeout_seconds)
+                if not done:
+                    current = await self.store.get_message(message.user_id, message.id)
+                    if current.status == "streaming":
+                        continue
+                    rest = self._rebuilt(current, after)
+                    if rest is not None:
+                        async for chunk in rest:
+                            yield chunk
+                    return
+                try:
+                    entry = pending.result()
+                except StopAsyncIteration:
+                    return
+                pending = None
+                after = entry.id
+                yield entry.payload
+        finally:
+            if pending is not None and not pending.done():
+                pending.cancel()
+                with contextlib.suppress(BaseException):
+                    await pending
+            # Why explicitly: the subscription leaves the broker's reader only when its
+            # generator closes, which must not wait for the garbage collector.
+            aclose = getattr(entries, "aclose", None)
+            if aclose is not None:
+                await aclose()
 
     def _rebuilt(self, message: Message, after: str | None) -> AsyncIterator[bytes] | None:
         if message.status == "streaming":

@@ -45,6 +45,8 @@ def session_secret(settings: Settings) -> str:
     """The HS256 secret for sessions and hub tokens: configured, or generated once."""
     if settings.jwt_secret is not None:
         return settings.jwt_secret.get_secret_value()
+    if settings.session_secret is not None:
+        return settings.session_secret.get_secret_value()
     return load_or_create_secret(settings.data_dir)
 
 
@@ -72,12 +74,14 @@ async def build_services(settings: Settings) -> Services:
     await store.start()
     await broker.start()
     # Why: with an in-process broker this process is the only node, so whatever is
-    # still 'streaming' was cut off by a crash; with a shared broker only our own
-    # node id's replies are ours to mark (others may be alive).
-    interrupted = await store.interrupt_streaming(None if not broker.shared else settings.node_id)
-    if interrupted:
-        log.warning("marked %d replies interrupted", interrupted,
-                    extra={"event": "replies_interrupted", "count": interrupted})
+    # still 'streaming' was cut off by a crash. With a shared broker other nodes may be
+    # alive: ChatService.start recovers only dead ones (chat/recovery.py), ending their
+    # broker streams too.
+    if not broker.shared:
+        interrupted = await store.interrupt_streaming(None)
+        if interrupted:
+            log.warning("marked %d replies interrupted", interrupted,
+                        extra={"event": "replies_interrupted", "count": interrupted})
     providers = ProviderRegistry(settings.bots)
     chat_service = ChatService(settings, store, broker, providers)
     services = Services(

@@ -129,3 +129,9 @@ class Store(ABC):
     @abstractmethod
     async def streaming_nodes(self) -> list[str]:
         """Node ids that own at least one streaming reply (for dead-node recovery)."""
+
+    @abstractmethod
+    async def streaming_replies(self, node_id: str) -> list[Message]:
+        """The replies ``node_id`` has streaming, oldest first, with their checkpointed
+        text (for recovering a dead node's replies one by one; ``finish_message``
+        arbitrates between nodes recovering at once)."""

@@ -53,3 +53,12 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         ],
     ),
 ]
+
+# Why: history pages by ``id < cursor ORDER BY id``, which must be byte order (ULIDs
+# are time-ordered as plain ASCII). A PostgreSQL database created with a linguistic
+# collation would order ids by its rules instead (an ICU collation with numeric
+# ordering sorts "…J10…" after "…J9…"), and compare them more slowly. SQLite's
+# default BINARY collation is byte order already. The indexes are rebuilt with it.
+POSTGRESQL_MIGRATIONS: list[tuple[int, list[str]]] = [
+    (2, ['ALTER TABLE messages ALTER COLUMN id TYPE TEXT COLLATE "C"']),
+]

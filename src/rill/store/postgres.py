@@ -20,6 +20,7 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped]  # ships no type information
 
 from rill.errors import StorageError
+from rill.store.migrations import POSTGRESQL_MIGRATIONS
 from rill.store.sql import Executor, Row, SQLStore
 
 # Why these: a server gone away, a query refused, a pool closed, a timeout;
@@ -71,6 +72,7 @@ class PostgresStore(SQLStore):
     # the same, but does not block the KEY SHARE locks that inserting a row which
     # references the user (a new conversation) takes.
     lock_user_sql = "SELECT id FROM users WHERE id = $1 FOR NO KEY UPDATE"
+    dialect_migrations = POSTGRESQL_MIGRATIONS
 
     def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10) -> None:
         self.url = url

@@ -70,6 +70,8 @@ class SQLStore(Store):
     #: Locks the user's row for the rest of the transaction (None where the engine
     #: already serialises write transactions, as SQLite's BEGIN IMMEDIATE does).
     lock_user_sql: str | None = None
+    #: Migrations only this engine needs; versions share one sequence with ``MIGRATIONS``.
+    dialect_migrations: list[tuple[int, list[str]]] = []
 
     @abstractmethod
     def _db(self) -> Executor:
@@ -91,7 +93,7 @@ class SQLStore(Store):
             )
             rows = await tx.fetch_all("SELECT version FROM rill_schema")
             applied = {int(r[0]) for r in rows}
-            for version, statements in MIGRATIONS:
+            for version, statements in sorted([*MIGRATIONS, *self.dialect_migrations]):
                 if version in applied:
                     continue
                 for statement in statements:
@@ -399,5 +401,13 @@ class SQLStore(Store):
             "AND node_id IS NOT NULL"
         )
         return [r[0] for r in rows]
+
+    async def streaming_replies(self, node_id: str) -> list[Message]:
+        rows = await self._db().fetch_all(
+            f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE status = 'streaming' "
+            "AND node_id = $1 ORDER BY id",
+            node_id,
+        )
+        return [_message(r) for r in rows]
 
 
