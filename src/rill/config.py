@@ -143,6 +143,9 @@ class Settings(BaseSettings):
     #: Lifetime of tokens minted by ``POST /api/session``.
     session_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=60)
     cors_origins: list[str] = Field(default_factory=list)
+    #: When set, ``/metrics`` needs ``Authorization: Bearer <metrics_token>``;
+    #: when unset, it answers loopback clients only.
+    metrics_token: SecretStr | None = None
 
     # chat
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)

@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from rill import metrics
 from rill._version import __version__
 from rill.auth.keys import load_or_create_secret
 from rill.auth.tokens import TokenIssuer, TokenVerifier
@@ -29,6 +30,7 @@ from rill.http import openapi, problems
 from rill.http.access_log import AccessLog
 from rill.http.heartbeat import Heartbeat
 from rill.http.limits import BodyLimit
+from rill.http.metrics import METRICS_PATH, serve_metrics
 from rill.http.ratelimit import Rate, open_limiter
 from rill.http.routes import bots, chat, conversations, health, history, session
 from rill.http.services import Services
@@ -69,8 +71,10 @@ def build_verifier(settings: Settings, secret: str) -> TokenVerifier:
 
 async def build_services(settings: Settings) -> Services:
     secret = session_secret(settings)
-    store = open_store(settings.database_url or "")
+    store = metrics.timed(open_store(settings.database_url or ""), metrics.STORE_SECONDS)
     broker = open_broker(settings.broker_url)
+    if broker.shared:  # Why only shared: in-process calls cost ~µs, the timing would dominate.
+        broker = metrics.timed(broker, metrics.BROKER_SECONDS)
     await store.start()
     await broker.start()
     # Why: with an in-process broker this process is the only node, so whatever is
@@ -169,6 +173,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         await services.chat_limit.close()
         await services.broker.close()
         await services.store.close()
+        metrics.process_ended()
 
 
 def create_api(settings: Settings) -> FastAPI:
@@ -219,6 +224,9 @@ class RillApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path: str = scope["path"]
+            if path == METRICS_PATH:
+                await serve_metrics(scope, receive, send, self.settings)
+                return
             is_hub = path == HUB_PATH or path.startswith(HUB_PATH + "/")
             if is_hub or path.startswith(METADATA_PATH):
                 services = getattr(self.api.state, "services", None)
