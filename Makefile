@@ -8,7 +8,7 @@ WEB_STAMP := web/node_modules/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install install-dev web run test test-py test-web lint typecheck bench soak clean api-client
+.PHONY: install install-dev web run test test-py test-web lint typecheck bench soak clean api-client check-api-client
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -40,7 +40,7 @@ test: install web
 test-py: install
 	$(BIN)/pytest
 
-test-web: $(WEB_STAMP)
+test-web: $(WEB_STAMP) check-api-client
 	cd web && npm run typecheck && npm run test && npm run e2e
 
 lint: install
@@ -51,6 +51,13 @@ lint: install
 api-client: install $(WEB_STAMP)
 	$(BIN)/rill openapi > web/openapi.json
 	cd web && npm run generate-api
+
+# The checked-in OpenAPI document and the TS types generated from it must match the server.
+check-api-client: install $(WEB_STAMP)
+	@tmp=$$(mktemp -d) && $(BIN)/rill openapi > $$tmp/openapi.json \
+	  && (cd web && OPENAPI_IN=$$tmp/openapi.json OPENAPI_OUT=$$tmp/schema.d.ts npm run -s generate-api >/dev/null) \
+	  && diff -q web/openapi.json $$tmp/openapi.json && diff -q web/src/api/schema.d.ts $$tmp/schema.d.ts \
+	  || { echo "web/openapi.json or web/src/api/schema.d.ts is stale: run 'make api-client'"; exit 1; }
 
 bench: install
 	$(BIN)/python -m bench
