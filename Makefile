@@ -59,6 +59,11 @@ check-api-client: install $(WEB_STAMP)
 	  && diff -q web/openapi.json $$tmp/openapi.json && diff -q web/src/api/schema.d.ts $$tmp/schema.d.ts \
 	  || { echo "web/openapi.json or web/src/api/schema.d.ts is stale: run 'make api-client'"; exit 1; }
 
+# Long versions of the reliability and security suites (docs/reliability.md):
+# 1,000 chat turns, 10,000 hub updates, thousands of fuzzed requests.
+soak: install
+	RILL_SOAK=1 $(BIN)/pytest -p no:cacheprovider -s --timeout=1800 tests/reliability tests/security
+
 bench: install
 	$(BIN)/python -m bench
 
