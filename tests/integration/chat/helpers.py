@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +54,18 @@ def read_stream(response: httpx.Response, *, stop_after_bytes: int | None = None
             out.events += [e for e in decoder.feed(chunk) if e.event != "ping"]
             break
         received += len(chunk)
+        out.raw += chunk
+        out.events += [e for e in decoder.feed(chunk) if e.event != "ping"]
+    out.retry = decoder.retry
+    return out
+
+
+def read_stream_from(head: bytes, rest: Iterator[bytes], response: httpx.Response) -> Stream:
+    """Decode a stream whose first chunk the caller already took."""
+    decoder = SSEDecoder()
+    out = Stream(response.status_code, response.headers, raw=head)
+    out.events += [e for e in decoder.feed(head) if e.event != "ping"]
+    for chunk in rest:
         out.raw += chunk
         out.events += [e for e in decoder.feed(chunk) if e.event != "ping"]
     out.retry = decoder.retry
