@@ -199,6 +199,9 @@ class Reader:
             if not self._stop.is_set():
                 self.error = exc
         finally:
+            # Why here: a stream that ends by itself must not leave its socket to the
+            # garbage collector (a ResourceWarning, which the suite treats as an error).
+            self._client.close()
             self.opened.set()
             self.ended.set()
 
@@ -211,7 +214,6 @@ class Reader:
             with contextlib.suppress(OSError):
                 self._socket.shutdown(socket.SHUT_RDWR)
         self._thread.join(10)
-        self._client.close()
 
     def wait_events(self, count: int, within: float = 15) -> list[ServerSentEvent]:
         wait_for(lambda: len(self.events) >= count or self.ended.is_set(), within)

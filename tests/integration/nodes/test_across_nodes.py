@@ -1,14 +1,27 @@
-"""One chat reply seen from several nodes: resume anywhere, cancel anywhere, one limit."""
+"""Three nodes behave as one: a chat reply resumed or cancelled on any node, one
+generation limit, and hub updates delivered and replayed on every node."""
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 
 import httpx
 import pytest
 
-from .cluster import LONG, Cluster, Reader, chat_reader, client, resume_reader, session, wait_for
+from .cluster import (
+    LONG,
+    Cluster,
+    Reader,
+    chat_reader,
+    client,
+    hub_reader,
+    publish,
+    resume_reader,
+    session,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
 
@@ -112,3 +125,57 @@ def test_the_generation_limit_holds_across_nodes(three_nodes: Cluster) -> None:
             m["status"] == "streaming"
             for m in http.get("/api/history", params={"chatbotId": "slow"}).json()["messages"]
         ), 10)
+
+
+# The Mercure hub across nodes.
+
+
+def _hub_data(reader: Reader) -> list[str]:
+    return [e.data for e in reader.events]
+
+
+def test_a_publish_on_one_node_reaches_subscribers_on_every_node(three_nodes: Cluster) -> None:
+    readers = {n: hub_reader(three_nodes[n].url, ["news"]) for n in ("a", "b", "c")}
+    try:
+        for reader in readers.values():
+            assert reader.opened.wait(10) and reader.status == 200
+        ids = []
+        for i in range(3):
+            response = publish(three_nodes["a"].url, "news", f"update {i}")
+            assert response.status_code == 200, response.text
+            ids.append(response.text)
+        for reader in readers.values():
+            got = reader.wait_events(3)
+            assert [e.data for e in got] == ["update 0", "update 1", "update 2"]
+            assert [e.id for e in got] == ids
+    finally:
+        for reader in readers.values():
+            reader.close()
+
+
+def test_reconnecting_to_another_node_misses_nothing_and_repeats_nothing(
+    three_nodes: Cluster,
+) -> None:
+    a, b, c = three_nodes["a"], three_nodes["b"], three_nodes["c"]
+    first = hub_reader(b.url, ["parcels/1"])
+    try:
+        assert first.opened.wait(10)
+        sent = [publish(a.url, "parcels/1", f"step {i}").text for i in range(2)]
+        seen = first.wait_events(2)
+    finally:
+        first.close()
+    # Published while the subscriber is away, on yet another node.
+    sent += [publish(c.url, "parcels/1", f"step {i}").text for i in range(2, 5)]
+    again = hub_reader(c.url, ["parcels/1"], last_event_id=seen[-1].id)
+    try:
+        assert again.opened.wait(10) and again.status == 200
+        replayed = again.wait_events(3)
+        sent.append(publish(a.url, "parcels/1", "step 5").text)
+        live = again.wait_events(4)[3]
+        time.sleep(0.5)  # a duplicate would arrive right behind
+    finally:
+        again.close()
+    received = [*seen, *replayed, live]
+    assert [e.id for e in received] == sent
+    assert [e.data for e in received] == [f"step {i}" for i in range(6)]
+    assert len(again.events) == 4
