@@ -14,7 +14,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,6 +80,16 @@ def database(options: str = "") -> Iterator[str]:
         yield url
     finally:
         asyncio.run(drop_database(name))
+
+
+@contextlib.asynccontextmanager
+async def async_database(options: str = "") -> AsyncIterator[str]:
+    name = f"rill_nodes_{uuid.uuid4().hex[:10]}"
+    url = await create_database(name, options)
+    try:
+        yield url
+    finally:
+        await drop_database(name)
 
 
 def clear_redis(url: str = REDIS_URL) -> None:
