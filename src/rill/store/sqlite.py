@@ -34,31 +34,33 @@ def _sqlite_sql(sql: str, _cache: dict[str, str] = {}) -> str:  # noqa: B006 - a
 
 
 class _Conn:
-    """Adapts an aiosqlite connection to the ``Executor`` protocol."""
+    """Adapts an aiosqlite connection to the ``Executor`` protocol.
+
+    Why ``execute_fetchall``: it runs the statement and drains it in one hop to the
+    connection's thread. With a cursor per call, concurrent readers keep a statement
+    open on the connection, which holds its WAL read transaction open, and later
+    reads then see that old snapshot instead of what was just committed
+    (regression: tests/regressions/test_sqlite_reads_see_commits.py).
+    """
 
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
 
-    async def fetch_all(self, sql: str, *args: Any) -> list[Row]:
+    async def _run(self, sql: str, args: tuple[Any, ...]) -> list[Row]:
         try:
-            async with self._conn.execute(_sqlite_sql(sql), args) as cur:
-                return list(await cur.fetchall())
+            return list(await self._conn.execute_fetchall(_sqlite_sql(sql), args))
         except sqlite3.Error as exc:
             raise StorageError(f"sqlite: {exc}") from exc
+
+    async def fetch_all(self, sql: str, *args: Any) -> list[Row]:
+        return await self._run(sql, args)
 
     async def fetch_one(self, sql: str, *args: Any) -> Row | None:
-        try:
-            async with self._conn.execute(_sqlite_sql(sql), args) as cur:
-                row = await cur.fetchone()
-                return None if row is None else tuple(row)
-        except sqlite3.Error as exc:
-            raise StorageError(f"sqlite: {exc}") from exc
+        rows = await self._run(sql, args)
+        return tuple(rows[0]) if rows else None
 
     async def execute(self, sql: str, *args: Any) -> None:
-        try:
-            await self._conn.execute(_sqlite_sql(sql), args)
-        except sqlite3.Error as exc:
-            raise StorageError(f"sqlite: {exc}") from exc
+        await self._run(sql, args)
 
 
 class _Writer(_Conn):
