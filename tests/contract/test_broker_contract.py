@@ -611,3 +611,22 @@ async def test_nodes_survive_a_redis_restart(private_redis: PrivateRedis) -> Non
     finally:
         await writer.close()
         await reader.close()
+
+
+async def test_subscribe_batches_yields_the_same_entries_grouped(broker: Broker) -> None:
+    for i in range(5):
+        await broker.append("batched", f"e{i}".encode())
+    batches: list[list[bytes]] = []
+
+    async def follow() -> None:
+        async for batch in broker.subscribe_batches("batched"):
+            assert batch, "a batch is never empty"
+            batches.append([e.payload for e in batch])
+
+    task = asyncio.create_task(follow())
+    await asyncio.sleep(0.05)
+    for i in range(5, 8):
+        await broker.append("batched", f"e{i}".encode())
+    await broker.end("batched", ttl=5)
+    await asyncio.wait_for(task, 5)
+    assert [p for batch in batches for p in batch] == [f"e{i}".encode() for i in range(8)]

@@ -104,6 +104,18 @@ class Broker(ABC):
         Never yields an entry twice nor skips one, even if appends race the replay.
         """
 
+    async def subscribe_batches(
+        self, stream: str, after: str | None = None
+    ) -> AsyncIterator[list[Entry]]:
+        """``subscribe``, but everything already available comes as one non-empty list.
+
+        Why: a reader that is behind (a slow client, a burst of tokens) can then write
+        all it owes in one go instead of once per entry. The default yields one entry
+        per list; implementations that can see their backlog override it.
+        """
+        async for entry in self.subscribe(stream, after):
+            yield [entry]
+
     @abstractmethod
     async def end(self, stream: str, ttl: float) -> None:
         """Mark the stream finished: subscribers stop after its last entry, and the

@@ -116,6 +116,13 @@ class MemoryBroker(Broker):
         return s.entries[start : start + limit]
 
     async def subscribe(self, stream: str, after: str | None = None) -> AsyncIterator[Entry]:
+        async for batch in self.subscribe_batches(stream, after):
+            for entry in batch:
+                yield entry
+
+    async def subscribe_batches(
+        self, stream: str, after: str | None = None
+    ) -> AsyncIterator[list[Entry]]:
         s = self._get(stream)
         position = parse_id(after) if after is not None else None
         while True:
@@ -123,8 +130,7 @@ class MemoryBroker(Broker):
             if start < len(s.entries):
                 batch = s.entries[start:]
                 position = s.keys[-1]
-                for entry in batch:
-                    yield entry
+                yield batch
                 continue
             if s.ended or self._closed:
                 return
