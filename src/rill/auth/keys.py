@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 
 def load_or_create_secret(data_dir: Path) -> str:
     """Read ``data_dir/secret.key``, creating it (mode 0600) on first use, so
-    sessions survive restarts without anyone configuring a key."""
+    sessions survive restarts without anyone configuring a key.
+
+    The key is written to a temporary file and linked into place, so a process
+    that loses a race to create it reads the winner's complete key, never a
+    half-written one.
+    """
     path = data_dir / "secret.key"
-    if path.is_file():
-        return path.read_text().strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    value = secrets.token_urlsafe(48)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, value.encode())
-    finally:
-        os.close(fd)
-    return value
+    if not path.is_file():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(dir=data_dir, prefix=".secret-")
+        try:
+            os.write(fd, secrets.token_urlsafe(48).encode())
+            os.fsync(fd)
+            os.close(fd)
+            with contextlib.suppress(FileExistsError):
+                os.link(temporary, path)
+        finally:
+            os.unlink(temporary)
+    return path.read_text().strip()

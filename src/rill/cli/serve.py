@@ -62,9 +62,19 @@ def run(args: argparse.Namespace) -> int:
         print("rill: --workers > 1 needs a shared broker (set RILL_BROKER_URL=redis://…); "
               "the in-process broker cannot be shared between processes", file=sys.stderr)
         return 2
+    if args.workers > 1 and os.environ.get("RILL_NODE_ID"):
+        # Why: the node id says whose replies are whose after a crash; workers sharing
+        # one would end each other's replies when one of them restarts.
+        print("rill: with --workers > 1 leave RILL_NODE_ID unset: each worker takes "
+              "its own id (host:pid)", file=sys.stderr)
+        return 2
     if bool(args.tls_cert) != bool(args.tls_key):
         print("rill: --tls-cert and --tls-key go together", file=sys.stderr)
         return 2
+    from rill.http.app import session_secret
+
+    # Why here: worker processes starting together would race to create the key.
+    session_secret(settings)
     metrics_dir = _prepare_metrics_dir(args.workers)
     scheme = "https" if args.tls_cert else "http"
     protocols = "HTTP/2 + HTTP/1.1 (granian)" if args.tls_cert else "HTTP/1.1 (uvicorn)"
