@@ -9,6 +9,7 @@ broker and fanned out; for Nchan: a POST to its publisher location).
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import subprocess
 import sys
@@ -189,4 +190,9 @@ def all_targets() -> list[Target]:
         targets.insert(1, Nchan())
     else:
         print("nchan: not installed and apt-get could not install it; skipped", file=sys.stderr)
+    # BENCH_TARGETS="rill,nchan" runs a subset (quick iterations; full runs for the record).
+    wanted = os.environ.get("BENCH_TARGETS")
+    if wanted:
+        keys = [w.strip().lower() for w in wanted.split(",") if w.strip()]
+        targets = [t for t in targets if any(k in t.name.lower() for k in keys)]
     return targets

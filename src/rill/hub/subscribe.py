@@ -2,6 +2,9 @@
 
 The request task is the connection's writer: it waits on a future that the
 fan-out resolves, sends whatever is pending in one ``send``, and waits again.
+Under uvicorn's HTTP/1.1 the fan-out writes live updates to the socket itself
+(``fanout.py``, direct mode); the writer then only replays, drains a paused
+socket, sends heartbeats and ends the response.
 While a reconnecting subscriber catches up, it reads straight from the replay
 index in bounded chunks instead of having the fan-out queue the backlog, so a
 long replay costs no more memory than a live stream. Switching from replay to
@@ -100,6 +103,7 @@ class Subscription:
         metrics.HUB_STREAMS.inc()
         try:
             await self._start_response(last_event_id)
+            _go_direct(conn, self.send)
             if hub.settings.hub.subscriptions:
                 await hub.announce(conn, active=True)
             await self._write_loop(conn)
@@ -181,10 +185,18 @@ class Subscription:
         send = self.send
         loop = asyncio.get_running_loop()
         while conn.closed is None:
-            chunk = self._replay_chunk(conn) if conn.cursor is not None else conn.take()
-            if chunk:
+            if conn.cursor is not None:
+                chunk_ = self._replay_chunk(conn)
+                direct = False
+            else:
+                chunk_ = conn.take()
+                direct = conn.transport is not None
+            if chunk_:
                 conn.blocked_since = time.monotonic()
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                if direct:
+                    await _write_direct(conn, chunk_)
+                else:
+                    await send({"type": "http.response.body", "body": chunk_, "more_body": True})
                 conn.blocked_since = 0.0
                 conn.wrote = True
             elif conn.cursor is None and conn.closed is None and not conn.poll:
@@ -221,6 +233,40 @@ class Subscription:
                     break
         conn.cursor = None if cursor >= index.next_seq else cursor
         return b"".join(parts)
+
+
+def _go_direct(conn: Connection, send: Send) -> None:
+    """Let the fan-out write to this connection's socket itself, if it can.
+
+    Only for uvicorn's httptools protocol, after it started a chunked response:
+    the fan-out then writes ready-framed chunks (``fanout.chunk``), exactly what
+    its ``send`` would have written, and ``send`` still ends the response. Any
+    other server (granian's HTTP/2, h11) keeps the ASGI ``send`` path.
+    """
+    cycle = getattr(send, "__self__", None)
+    if type(cycle).__module__ != "uvicorn.protocols.http.httptools_impl":
+        return
+    transport = getattr(cycle, "transport", None)
+    flow = getattr(cycle, "flow", None)
+    if (
+        getattr(cycle, "chunked_encoding", None) is True
+        and getattr(cycle, "response_complete", True) is False
+        and callable(getattr(transport, "write", None))
+        and callable(getattr(transport, "is_closing", None))
+        and isinstance(getattr(flow, "write_paused", None), bool)
+    ):
+        conn.transport = transport
+        conn.flow = flow
+
+
+async def _write_direct(conn: Connection, data: bytes) -> None:
+    """The writer's share of direct mode: wait for a paused socket, then write."""
+    flow = conn.flow
+    if flow.write_paused:
+        await flow.drain()
+    if conn.transport.is_closing():
+        return
+    conn.transport.write(data)
 
 
 def _requested_id(headers: dict[bytes, bytes], values: dict[str, list[str]]) -> str | None:
