@@ -45,7 +45,6 @@ test-web: $(WEB_STAMP) check-api-client
 
 lint: install
 	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
 	$(BIN)/mypy
 
 api-client: install $(WEB_STAMP)
