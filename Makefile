@@ -61,7 +61,8 @@ check-api-client: install $(WEB_STAMP)
 # Long versions of the reliability and security suites (docs/reliability.md):
 # 1,000 chat turns, 10,000 hub updates, thousands of fuzzed requests.
 soak: install
-	RILL_SOAK=1 $(BIN)/pytest -p no:cacheprovider -s --timeout=1800 tests/reliability tests/security
+	RILL_SOAK=1 $(BIN)/pytest -p no:cacheprovider -s --timeout=1800 tests/reliability tests/security \
+	  tests/integration/nodes/test_resume_property.py
 
 bench: install
 	$(BIN)/python -m bench
