@@ -18,6 +18,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from rill import metrics
+from rill.http.access_log import RAW_SEND
 from rill.http.heartbeat import Heartbeat
 from rill.sse.encoder import retry_field
 
@@ -52,8 +53,11 @@ class EventStreamResponse(Response):
         self._retry_ms = retry_ms
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # The start goes through the middleware stack (access log status, CORS
+        # headers); the body goes straight to the server (access_log.RAW_SEND).
         await send({"type": "http.response.start", "status": self.status_code,
                     "headers": self.raw_headers})
+        send = scope.get(RAW_SEND, send)
 
         async def write(data: bytes) -> None:
             await send({"type": "http.response.body", "body": data, "more_body": True})

@@ -87,6 +87,10 @@ def _visible(grants: Grants, record: Record) -> bool:
 class Subscription:
     """One ``GET`` request, from validation to the end of its stream."""
 
+    # Why slots, and a subscriber id only when announced: idle memory per
+    # subscriber is a target (docs/performance.md), and these are per connection.
+    __slots__ = ("hub", "scope", "receive", "send")
+
     def __init__(self, hub: Hub, scope: Scope, receive: Receive, send: Send) -> None:
         self.hub = hub
         self.scope = scope
@@ -133,7 +137,8 @@ class Subscription:
         if credentials.token is None and not settings.anonymous:
             raise MissingToken("an access token is required to subscribe")
         requested = _requested_id(headers, values)
-        conn = Connection(matchers, grants, hub.subscriber_id(grants, matchers))
+        subscriber = hub.subscriber_id(grants, matchers) if settings.subscriptions else ""
+        conn = Connection(matchers, grants, subscriber)
         answer = await self._position(conn, requested)
         # From here to ``add`` nothing awaits: the cursor and the registration
         # see the same index, so no update falls between replay and live.
