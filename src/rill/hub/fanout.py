@@ -279,7 +279,10 @@ class Registry:
         conn.pending_bytes = 0
         if reason == "slow":
             log.warning("hub subscriber dropped", extra={"event": "hub.drop", "reason": reason})
-        if conn.blocked_since and conn.abort is not None:
+        # A writer stuck in a write, or a direct connection whose socket is full
+        # (its writer's closing ``send`` would wait for the drain), ends at once.
+        paused = conn.flow is not None and conn.flow.write_paused
+        if (conn.blocked_since or paused) and conn.abort is not None:
             conn.abort()
         conn.wake()
 
