@@ -35,6 +35,26 @@ def sse(name: str, data: dict[str, Any], seq: int, offset: int) -> bytes:
     return encode_event(orjson.dumps(data).decode(), event=name, id=event_id(seq, offset))
 
 
+_DELTA_HEAD = b'event: content_block_delta\nid: '
+_DELTA_DATA = (
+    b'\ndata: {"type":"content_block_delta","index":0,'
+    b'"delta":{"type":"text_delta","text":'
+)
+
+
+def text_delta_sse(text: str, seq: int, offset: int) -> bytes:
+    """The same bytes as ``sse(*text_delta(text), seq, offset)``, built directly.
+
+    Why by hand: this runs once per token and is the relay's hottest encode; JSON
+    from orjson never holds a raw line break (it escapes them), so the data is one
+    line and needs neither a dict nor the encoder's line splitting. A test keeps the
+    two byte-identical.
+    """
+    return b"".join((
+        _DELTA_HEAD, f"{seq}-{offset}".encode(), _DELTA_DATA, orjson.dumps(text), b"}}\n\n"
+    ))
+
+
 def message_start(
     *,
     message_id: str,

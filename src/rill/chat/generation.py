@@ -83,6 +83,14 @@ class Generation:
         )
         return event_id
 
+    async def _emit_delta(self, text: str) -> None:
+        self.seq += 1
+        await self._broker.append(
+            self.stream,
+            events.text_delta_sse(text, self.seq, self.length),
+            id=events.event_id(self.seq, self.length),
+        )
+
     async def run(self) -> None:
         status: MessageStatus = "complete"
         finish = Finish()
@@ -137,7 +145,7 @@ class Generation:
                     metrics.TOKENS.inc()
                     self._parts.append(chunk.text)
                     self.length += len(chunk.text)
-                    await self._emit(events.text_delta(chunk.text))
+                    await self._emit_delta(chunk.text)
         finally:
             watch.close()
             # Why: closing the provider's generator closes its upstream request now,
