@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator, Iterable
 
 from rill.providers.base import Chunk, Finish, TextDelta
 
-
 #: At pace 0, chunks handed over between two yields to the event loop. Why: a real
 #: model's tokens arrive several to a network read, and a reader then gets them in one
 #: batch; yielding after every word would make the unpaced bot a worst case no upstream

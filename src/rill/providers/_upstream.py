@@ -74,6 +74,15 @@ def from_transport(service: str, exc: BaseException) -> UpstreamError | None:
     return UpstreamError(f"{service} sent a response Rill could not read")
 
 
+def error_type(body: object) -> str | None:
+    """The ``error.type`` of an upstream error body (both APIs nest it the same way)."""
+    if isinstance(body, dict):
+        error = body.get("error", body)
+        if isinstance(error, dict) and isinstance(error.get("type"), str):
+            return str(error["type"])
+    return None
+
+
 def unreachable(service: str) -> UpstreamError:
     logger.warning("upstream_unreachable", extra={"service": service})
     return UpstreamUnavailable(f"could not reach {service}")

@@ -125,15 +125,7 @@ class AnthropicProvider(Provider):
         status = exc.status_code if isinstance(exc, anthropic.APIStatusError) else 200
         # Why: an ``event: error`` mid-stream is raised with the stream's 200 status;
         # its body's error type ("overloaded_error", "api_error") says what happened.
-        return _upstream.from_status(self.service, status, _error_type(exc.body))
+        return _upstream.from_status(self.service, status, _upstream.error_type(exc.body))
 
     async def aclose(self) -> None:
         await self._client.close()
-
-
-def _error_type(body: object) -> str | None:
-    if isinstance(body, dict):
-        error = body.get("error", body)
-        if isinstance(error, dict) and isinstance(error.get("type"), str):
-            return str(error["type"])
-    return None

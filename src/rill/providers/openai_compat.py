@@ -118,17 +118,10 @@ class OpenAIProvider(Provider):
                 return _upstream.connection_lost(self.service)
             return _upstream.unreachable(self.service)
         if isinstance(exc, openai.APIStatusError):
-            return _upstream.from_status(self.service, exc.status_code, _error_type(exc.body))
+            error_type = _upstream.error_type(exc.body)
+            return _upstream.from_status(self.service, exc.status_code, error_type)
         # Why: an ``error`` object inside the stream arrives as a bare APIError.
-        return _upstream.from_status(self.service, 200, _error_type(exc.body))
+        return _upstream.from_status(self.service, 200, _upstream.error_type(exc.body))
 
     async def aclose(self) -> None:
         await self._client.close()
-
-
-def _error_type(body: object) -> str | None:
-    if isinstance(body, dict):
-        error = body.get("error", body)
-        if isinstance(error, dict) and isinstance(error.get("type"), str):
-            return str(error["type"])
-    return None
