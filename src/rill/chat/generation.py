@@ -53,6 +53,8 @@ class Generation:
         #: Sequence number of the last event appended (message_start is appended by the caller).
         self.seq = seq
         self._parts: list[str] = []
+        #: Text chunks received (``_parts`` is compacted by ``text``, so it cannot count).
+        self.deltas = 0
         self.length = 0
         #: Characters saved to the store by the last checkpoint.
         self.checkpointed = 0
@@ -74,14 +76,14 @@ class Generation:
             self._cancel_reason = reason
             self.task.cancel()
 
-    async def _emit(self, event: tuple[str, dict[str, Any]]) -> str:
+    async def _emit(self, event: tuple[str, dict[str, Any]]) -> None:
         self.seq += 1
         name, data = event
-        event_id = events.event_id(self.seq, self.length)
         await self._broker.append(
-            self.stream, events.sse(name, data, self.seq, self.length), id=event_id
+            self.stream,
+            events.sse(name, data, self.seq, self.length),
+            id=events.event_id(self.seq, self.length),
         )
-        return event_id
 
     async def _emit_delta(self, text: str) -> None:
         self.seq += 1
@@ -139,11 +141,12 @@ class Generation:
                 if isinstance(chunk, Finish):
                     return chunk
                 if isinstance(chunk, TextDelta) and chunk.text:
-                    if not self._parts:
+                    if not self.deltas:
                         metrics.FIRST_TOKEN.observe(time.monotonic() - self._started)
                         watch.set_limit(self._idle_timeout)
                     metrics.TOKENS.inc()
                     self._parts.append(chunk.text)
+                    self.deltas += 1
                     self.length += len(chunk.text)
                     await self._emit_delta(chunk.text)
         finally:
@@ -159,7 +162,7 @@ class Generation:
     ) -> None:
         self.status = status
         stop_reason = {"complete": finish.stop_reason, "error": "error"}.get(status, status)
-        output_tokens = finish.output_tokens or len(self._parts)
+        output_tokens = finish.output_tokens or self.deltas
         closing = events.finale(stop_reason, output_tokens, failure)
         final_id = events.event_id(self.seq + len(closing), self.length)
         text = self.text
