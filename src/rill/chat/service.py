@@ -214,7 +214,7 @@ class ChatService:
         async for batch in self.broker.subscribe_batches(stream_name(message_id), after):
             # One write for everything the broker has ready: under load this is what
             # keeps the per-token cost from being a per-token write.
-            yield batch[0].payload if len(batch) == 1 else b"".join(e.payload for e in batch)
+            yield _joined(batch)
 
     async def resume(
         self, user_id: str, message_id: str, last_event_id: str | None
@@ -248,12 +248,14 @@ class ChatService:
         alone. While the stream is silent for ``node_timeout_seconds`` we look at the
         store; once the reply is final there, the rest is rebuilt from it.
         """
-        entries = aiter(self.broker.subscribe(stream_name(message.id), after))
-        pending: asyncio.Future[Entry] | None = None
+        # Batches, as in ``relay``: a resumed reader is often behind, and the watch
+        # below costs a future per wait, so it should be paid per batch, not per token.
+        batches = aiter(self.broker.subscribe_batches(stream_name(message.id), after))
+        pending: asyncio.Future[list[Entry]] | None = None
         try:
             while True:
                 if pending is None:
-                    pending = asyncio.ensure_future(anext(entries))
+                    pending = asyncio.ensure_future(anext(batches))
                 done, _ = await asyncio.wait({pending}, timeout=self.settings.node_timeout_seconds)
                 if not done:
                     current = await self.store.get_message(message.user_id, message.id)
@@ -265,12 +267,12 @@ class ChatService:
                             yield chunk
                     return
                 try:
-                    entry = pending.result()
+                    batch = pending.result()
                 except StopAsyncIteration:
                     return
                 pending = None
-                after = entry.id
-                yield entry.payload
+                after = batch[-1].id
+                yield _joined(batch)
         finally:
             if pending is not None and not pending.done():
                 pending.cancel()
@@ -278,7 +280,7 @@ class ChatService:
                     await pending
             # Why explicitly: the subscription leaves the broker's reader only when its
             # generator closes, which must not wait for the garbage collector.
-            aclose = getattr(entries, "aclose", None)
+            aclose = getattr(batches, "aclose", None)
             if aclose is not None:
                 await aclose()
 
@@ -333,3 +335,7 @@ class ChatService:
                 except RillError:
                     log.warning("checkpoint failed", extra={"event": "checkpoint_failed",
                                 "message_id": generation.message_id})
+
+
+def _joined(batch: list[Entry]) -> bytes:
+    return batch[0].payload if len(batch) == 1 else b"".join(e.payload for e in batch)
