@@ -17,7 +17,7 @@ from tests.fakes.providers import (
     openai_bot,
     text_of,
 )
-from tests.fakes.upstream import Cut, FakeUpstream, Reply, Stall
+from tests.fakes.upstream import Cut, FakeUpstream, Pause, Reply, Stall, Step
 
 
 @pytest.fixture(autouse=True)
@@ -242,5 +242,54 @@ async def test_cancel_while_waiting_for_headers_hangs_up() -> None:
             task.cancel()
             closed_at = await server.wait_client_closed(within=1)
             assert closed_at - cancelled_at < 0.2
+        finally:
+            await provider.aclose()
+
+
+async def test_events_split_across_reads_and_crlf_line_ends() -> None:
+    # The adapter parses the upstream's bytes itself: events cut mid-line and
+    # mid-UTF-8 sequence, CRLF line ends and comments must all come out whole.
+    steps = [*oa.opening(["안녕", " 세상"]), oa.chunk({}, "stop"), oa.usage_chunk(3, 2), oa.DONE]
+    whole = b"".join(s for s in steps if isinstance(s, bytes)).replace(b"\n", b"\r\n")
+    whole = b": keep-alive\r\n\r\n" + whole
+    pieces: list[Step] = []
+    for start in range(0, len(whole), 7):
+        pieces += [whole[start : start + 7], Pause(0.001)]
+    async with FakeUpstream(Reply.sse(pieces)) as server:
+        provider = OpenAIProvider(openai_bot(server.url))
+        try:
+            chunks = await collect(provider, ask("hi"))
+        finally:
+            await provider.aclose()
+    assert text_of(chunks) == "안녕 세상"
+    finish = finish_of(chunks)
+    assert (finish.stop_reason, finish.input_tokens, finish.output_tokens) == ("end_turn", 3, 2)
+
+
+async def test_chunks_of_unexpected_shape_are_skipped_not_trusted() -> None:
+    odd = [
+        b'data: {"choices": null, "usage": null}\n\n',
+        b'data: {"choices": ["nonsense", {"delta": null}, {"delta": {"content": 7}}]}\n\n',
+        b'data: {"choices": [{"delta": {"content": "kept"}}], "usage": {"prompt_tokens": "x"}}\n\n',
+    ]
+    reply = Reply.sse([*odd, oa.chunk({}, "length"), oa.DONE])
+    async with FakeUpstream(reply) as server:
+        provider = OpenAIProvider(openai_bot(server.url))
+        try:
+            chunks = await collect(provider, ask("hi"))
+        finally:
+            await provider.aclose()
+    assert text_of(chunks) == "kept"
+    finish = finish_of(chunks)
+    assert (finish.stop_reason, finish.input_tokens) == ("max_tokens", 0)
+
+
+@pytest.mark.parametrize("data", [b"data: {not json\n\n", b"data: [1, 2]\n\n"])
+async def test_unreadable_chunk_is_an_upstream_error(data: bytes) -> None:
+    async with FakeUpstream(Reply.sse([*oa.opening(["a "]), data])) as server:
+        provider = OpenAIProvider(openai_bot(server.url))
+        try:
+            with pytest.raises(UpstreamError, match="could not read"):
+                await collect(provider, ask("hi"))
         finally:
             await provider.aclose()
