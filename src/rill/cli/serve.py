@@ -102,6 +102,7 @@ def _serve_plain(settings: Settings, args: argparse.Namespace, overrides: dict[s
         "access_log": False,
         "lifespan": "on",
         "timeout_graceful_shutdown": int(settings.shutdown_grace_seconds) + 5,
+        "http": _http_protocol(),
     }
     if args.workers > 1:
         # Workers are fresh processes: hand them the resolved settings via the environment.
@@ -111,6 +112,16 @@ def _serve_plain(settings: Settings, args: argparse.Namespace, overrides: dict[s
         from rill.http.app import create_app
 
         uvicorn.run(create_app(settings), **common)
+
+
+def _http_protocol() -> Any:
+    """uvicorn's httptools protocol serving hub subscriptions without a task each
+    (``hub/direct.py``: idle memory per subscriber); uvicorn's choice without httptools."""
+    try:
+        from rill.hub.direct import HubStreamProtocol
+    except ImportError:
+        return "auto"
+    return HubStreamProtocol
 
 
 def _serve_tls(settings: Settings, args: argparse.Namespace, overrides: dict[str, Any]) -> None:

@@ -18,6 +18,9 @@ Who writes the pending bytes depends on what the server exposes:
   whose writer is mid-write, or whose transport is paused (its write buffer is
   past the high-water mark), is handed to its writer task instead, which waits
   for the transport to drain; meanwhile its pending bytes grow toward the bound.
+  Under ``rill serve`` a direct connection has no writer task at all: its
+  ``owner`` (the protocol in ``direct.py``) replays, writes what piled up when
+  the transport resumes, and ends the response when the connection is dropped.
 - **ASGI** (HTTP/2 under granian, or any server that hides the transport):
   the connection's request task is its writer (``subscribe.py``); the fan-out
   resolves its waiter, and whatever piled up meanwhile goes in one ``send``.
@@ -33,7 +36,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from rill.hub.grants import Grants
 from rill.hub.matchers import Matcher
@@ -41,6 +44,13 @@ from rill.hub.update import Record
 from rill.metrics import HUB_DELIVERIES
 
 log = logging.getLogger("rill.hub")
+
+
+class StreamOwner(Protocol):
+    """What serves a connection without a writer task (``direct.HubStreamProtocol``)."""
+
+    def dropped(self) -> None:
+        """The hub ended the connection (``Connection.closed`` says why): end the response."""
 
 
 class Connection:
@@ -60,6 +70,7 @@ class Connection:
         "subscriber",
         "transport",
         "flow",
+        "owner",
         "__weakref__",
     )
 
@@ -95,6 +106,8 @@ class Connection:
         #: Pending bytes are then HTTP/1.1 chunks, framed by ``chunk()``.
         self.transport: Any = None
         self.flow: Any = None
+        #: Set when no writer task exists: told when the hub drops the connection.
+        self.owner: StreamOwner | None = None
 
     def wake(self) -> None:
         waiter = self.waiter
@@ -229,7 +242,10 @@ class Registry:
         HUB_DELIVERIES.inc(queued)
         for conn in overflow:
             self.drop(conn, "slow")
-        if dirty and not self._flush_scheduled:
+        self._schedule_flush()
+
+    def _schedule_flush(self) -> None:
+        if self._dirty and not self._flush_scheduled:
             self._flush_scheduled = True
             asyncio.get_running_loop().call_soon(self.flush)
 
@@ -261,13 +277,22 @@ class Registry:
     def broadcast(self, data: bytes, *, only_idle: bool) -> None:
         """Heartbeats: queue ``data`` for connections (idle ones only, if asked)."""
         framed = chunk(data)
+        dirty = self._dirty
         for conn in self.connections:
             if only_idle and conn.wrote:
                 conn.wrote = False
                 continue
             conn.wrote = False
             conn.poll = True
-            conn.push(data if conn.transport is None else framed)
+            if conn.transport is None:
+                conn.push(data)
+                continue
+            # Direct: written by ``flush`` (a connection without a writer task has
+            # nobody else to write it); a writer task is still woken to poll.
+            if conn.pending is None:
+                dirty.append(conn)
+            conn.push(framed)
+        self._schedule_flush()
 
     def drop(self, conn: Connection, reason: str) -> None:
         """End a connection now: it stops receiving, and its writer finishes."""
@@ -284,6 +309,8 @@ class Registry:
         paused = conn.flow is not None and conn.flow.write_paused
         if (conn.blocked_since or paused) and conn.abort is not None:
             conn.abort()
+        if conn.owner is not None:
+            conn.owner.dropped()
         conn.wake()
 
     def stalled(self, timeout: float) -> list[Connection]:

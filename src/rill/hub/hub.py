@@ -5,7 +5,8 @@ publish (HTTP or publish_local) ──append──▶ broker stream "hub:updates
 Feed ──▶ ReplayIndex (retention window) ──▶ Registry.deliver ──▶ Connection.pending
                                                   ▲                   │ wake
 heartbeat loop (one for all): comments, token expiry, stalled writers │
-                                                  request task = writer ──▶ socket
+                  request task = writer (ASGI), or the fan-out's flush ──▶ socket
+                  (``rill serve``: direct.py, no task per subscriber)
 """
 
 from __future__ import annotations
@@ -141,11 +142,11 @@ class Hub:
     async def asgi(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
-        self._enter()
+        self.enter()
         try:
             await self._dispatch(scope, receive, send)
         finally:
-            self._leave()
+            self.leave()
 
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         from rill.hub.api import serve_subscriptions_api
@@ -172,11 +173,16 @@ class Hub:
         if scope["type"] == "http":
             await serve_metadata(self, scope, send)
 
-    def _enter(self) -> None:
+    @property
+    def closing(self) -> bool:
+        return self._closing
+
+    def enter(self) -> None:
+        """A handler or stream started: ``close`` waits for it to ``leave``."""
         self._handlers += 1
         self._idle.clear()
 
-    def _leave(self) -> None:
+    def leave(self) -> None:
         self._handlers -= 1
         if self._handlers == 0:
             self._idle.set()

@@ -4,7 +4,10 @@ The request task is the connection's writer: it waits on a future that the
 fan-out resolves, sends whatever is pending in one ``send``, and waits again.
 Under uvicorn's HTTP/1.1 the fan-out writes live updates to the socket itself
 (``fanout.py``, direct mode); the writer then only replays, drains a paused
-socket, sends heartbeats and ends the response.
+socket, sends heartbeats and ends the response. Under ``rill serve`` (plain
+HTTP) even that writer is gone: ``direct.py`` serves the stream from uvicorn's
+protocol object with the same setup (``open_subscription``), head
+(``stream_headers``) and replay (``replay_chunk``) as here.
 While a reconnecting subscriber catches up, it reads straight from the replay
 index in bounded chunks instead of having the fan-out queue the backlog, so a
 long replay costs no more memory than a live stream. Switching from replay to
@@ -100,10 +103,11 @@ class Subscription:
     async def run(self) -> None:
         hub = self.hub
         try:
-            conn, last_event_id = await self._open()
+            conn, last_event_id = await open_subscription(hub, self.scope)
         except RillError as error:
             await send_error(self.send, error, hub.metadata_url(self.scope))
             return
+        conn.abort = _aborter(self.send)
         metrics.HUB_STREAMS.inc()
         try:
             await self._start_response(last_event_id)
@@ -117,66 +121,8 @@ class Subscription:
             if hub.settings.hub.subscriptions:
                 await hub.announce(conn, active=False)
 
-    async def _open(self) -> tuple[Connection, str | None]:
-        hub = self.hub
-        settings = hub.settings.hub
-        params = query(self.scope, settings.max_topics + 32)
-        matchers = parse_matchers(params, hub)
-        headers = header_map(self.scope)
-        values: dict[str, list[str]] = {}
-        for name, value in params:
-            values.setdefault(name, []).append(value)
-        credentials = find_token(
-            headers,
-            cookies(headers),
-            values,
-            cookie_name=settings.cookie_name,
-            session_cookie=hub.settings.session_cookie,
-        )
-        grants = await hub.auth.grants(credentials, "subscribe")
-        if credentials.token is None and not settings.anonymous:
-            raise MissingToken("an access token is required to subscribe")
-        requested = _requested_id(headers, values)
-        subscriber = hub.subscriber_id(grants, matchers) if settings.subscriptions else ""
-        conn = Connection(matchers, grants, subscriber)
-        answer = await self._position(conn, requested)
-        # From here to ``add`` nothing awaits: the cursor and the registration
-        # see the same index, so no update falls between replay and live.
-        hub.registry.add(conn)
-        conn.abort = _aborter(self.send)
-        return conn, answer
-
-    async def _position(self, conn: Connection, requested: str | None) -> str | None:
-        """Set the replay cursor; the ``Last-Event-ID`` response header value."""
-        if requested is None:
-            return None
-        index = self.hub.index
-        if requested == "earliest":
-            conn.cursor = index.first_seq
-            return "earliest"
-        seq = index.find(requested)
-        if seq is None:
-            await self.hub.catch_up()
-            seq = index.find(requested)
-        if seq is None:
-            # Unknown or discarded: replay what is retained and say so.
-            conn.cursor = index.first_seq
-            return "earliest"
-        conn.cursor = seq + 1
-        for record in index.iter_back(seq, SCAN_LIMIT):
-            if _visible(conn.grants, record):
-                return record.update.id
-        return "earliest"
-
     async def _start_response(self, last_event_id: str | None) -> None:
-        headers = [
-            (b"content-type", b"text/event-stream; charset=utf-8"),
-            (b"cache-control", b"private, no-cache, no-store"),
-            (b"x-accel-buffering", b"no"),
-        ]
-        if last_event_id is not None:
-            value = last_event_id.encode()
-            headers += [(b"last-event-id", value), (b"mercure-last-event-id", value)]
+        headers = stream_headers(last_event_id)
         await self.send({"type": "http.response.start", "status": 200, "headers": headers})
         await self.send(
             {
@@ -191,7 +137,7 @@ class Subscription:
         loop = asyncio.get_running_loop()
         while conn.closed is None:
             if conn.cursor is not None:
-                chunk_ = self._replay_chunk(conn)
+                chunk_ = replay_chunk(self.hub, conn)
                 direct = False
             else:
                 chunk_ = conn.take()
@@ -217,27 +163,102 @@ class Subscription:
                     self.hub.registry.drop(conn, "gone")
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
-    def _replay_chunk(self, conn: Connection) -> bytes:
-        index = self.hub.index
-        cursor = conn.cursor
-        assert cursor is not None
-        if cursor < index.first_seq:
-            # The window moved past this reader while it was slow: end the
-            # stream, so that it reconnects and is told what it missed.
-            self.hub.registry.drop(conn, "lost")
-            return b""
-        parts: list[bytes] = []
-        size = 0
-        records = index.iter_from(cursor, _REPLAY_RECORDS)
-        for record in records:
-            cursor += 1
-            if accepts(conn, record):
-                parts.append(record.wire)
-                size += len(record.wire)
-                if size >= _REPLAY_BYTES:
-                    break
-        conn.cursor = None if cursor >= index.next_seq else cursor
-        return b"".join(parts)
+
+async def open_subscription(hub: Hub, scope: Scope) -> tuple[Connection, str | None]:
+    """Validate and authorise a subscribe request, then register its connection.
+
+    Returns the connection (its replay cursor set) and the ``Last-Event-ID``
+    response header value; raises ``RillError`` before registering anything.
+    """
+    settings = hub.settings.hub
+    params = query(scope, settings.max_topics + 32)
+    matchers = parse_matchers(params, hub)
+    headers = header_map(scope)
+    values: dict[str, list[str]] = {}
+    for name, value in params:
+        values.setdefault(name, []).append(value)
+    credentials = find_token(
+        headers,
+        cookies(headers),
+        values,
+        cookie_name=settings.cookie_name,
+        session_cookie=hub.settings.session_cookie,
+    )
+    grants = await hub.auth.grants(credentials, "subscribe")
+    if credentials.token is None and not settings.anonymous:
+        raise MissingToken("an access token is required to subscribe")
+    requested = _requested_id(headers, values)
+    subscriber = hub.subscriber_id(grants, matchers) if settings.subscriptions else ""
+    conn = Connection(matchers, grants, subscriber)
+    answer = await _position(hub, conn, requested)
+    # From here to ``add`` nothing awaits: the cursor and the registration
+    # see the same index, so no update falls between replay and live.
+    hub.registry.add(conn)
+    return conn, answer
+
+
+async def _position(hub: Hub, conn: Connection, requested: str | None) -> str | None:
+    """Set the replay cursor; the ``Last-Event-ID`` response header value."""
+    if requested is None:
+        return None
+    index = hub.index
+    if requested == "earliest":
+        conn.cursor = index.first_seq
+        return "earliest"
+    seq = index.find(requested)
+    if seq is None:
+        await hub.catch_up()
+        seq = index.find(requested)
+    if seq is None:
+        # Unknown or discarded: replay what is retained and say so.
+        conn.cursor = index.first_seq
+        return "earliest"
+    conn.cursor = seq + 1
+    for record in index.iter_back(seq, SCAN_LIMIT):
+        if _visible(conn.grants, record):
+            return record.update.id
+    return "earliest"
+
+
+def stream_headers(last_event_id: str | None) -> list[tuple[bytes, bytes]]:
+    """The response headers of a subscription (after the server's own)."""
+    headers = [
+        (b"content-type", b"text/event-stream; charset=utf-8"),
+        (b"cache-control", b"private, no-cache, no-store"),
+        (b"x-accel-buffering", b"no"),
+    ]
+    if last_event_id is not None:
+        value = last_event_id.encode()
+        headers += [(b"last-event-id", value), (b"mercure-last-event-id", value)]
+    return headers
+
+
+def replay_chunk(hub: Hub, conn: Connection) -> bytes:
+    """The next bounded run of replayed events for ``conn``; advances its cursor.
+
+    The cursor becomes None once the replay reaches the live end of the index,
+    in the same synchronous step, so the fan-out takes over without a gap.
+    """
+    index = hub.index
+    cursor = conn.cursor
+    assert cursor is not None
+    if cursor < index.first_seq:
+        # The window moved past this reader while it was slow: end the
+        # stream, so that it reconnects and is told what it missed.
+        hub.registry.drop(conn, "lost")
+        return b""
+    parts: list[bytes] = []
+    size = 0
+    records = index.iter_from(cursor, _REPLAY_RECORDS)
+    for record in records:
+        cursor += 1
+        if accepts(conn, record):
+            parts.append(record.wire)
+            size += len(record.wire)
+            if size >= _REPLAY_BYTES:
+                break
+    conn.cursor = None if cursor >= index.next_seq else cursor
+    return b"".join(parts)
 
 
 def _go_direct(conn: Connection, send: Send) -> None:

@@ -1,7 +1,9 @@
 """A hub under a real uvicorn on a free port, in the test's event loop.
 
 Until the application mounts the hub, these tests serve it from a tiny ASGI
-app, so everything goes over real sockets through uvicorn's HTTP stack.
+app, so everything goes over real sockets through uvicorn's HTTP stack. As
+under ``rill serve``, subscriptions are served by ``HubStreamProtocol`` (no
+request task); ``hub_factory(direct=False)`` serves them through ASGI instead.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from rill.auth.tokens import TokenIssuer, TokenVerifier
 from rill.broker.memory import MemoryBroker
 from rill.config import HubSettings, Settings
 from rill.hub import Hub
+from rill.hub.direct import HubStreamProtocol
 from rill.sse.decoder import SSEDecoder
 from rill.sse.event import ServerSentEvent
 from tests.conftest import free_port
@@ -173,18 +176,35 @@ def _app(hub: Hub) -> Callable[..., Awaitable[None]]:
     return app
 
 
+def _protocol_for(hub: Hub) -> type[HubStreamProtocol]:
+    """The production protocol, told which hub the test app routes to."""
+
+    class Protocol(HubStreamProtocol):
+        def served_hub(self) -> Hub | None:
+            return hub
+
+    return Protocol
+
+
 @pytest.fixture
 async def hub_factory(tmp_path: Any) -> AsyncIterator[Callable[..., Awaitable[HubServer]]]:
     started: list[HubServer] = []
     tasks: list[asyncio.Task[None]] = []
 
-    async def factory(broker: MemoryBroker | None = None, **hub_settings: Any) -> HubServer:
+    async def factory(
+        broker: MemoryBroker | None = None, *, direct: bool = True, **hub_settings: Any
+    ) -> HubServer:
         settings = Settings(data_dir=tmp_path, hub=HubSettings(**hub_settings))
         hub = Hub(settings, broker or MemoryBroker(), TokenVerifier(secret=SESSION_KEY), KEY)
         await hub.start()
         port = free_port()
         config = uvicorn.Config(
-            _app(hub), host="127.0.0.1", port=port, lifespan="off", log_level="warning"
+            _app(hub),
+            host="127.0.0.1",
+            port=port,
+            lifespan="off",
+            log_level="warning",
+            http=_protocol_for(hub) if direct else "httptools",
         )
         server = uvicorn.Server(config)
         server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
