@@ -39,6 +39,7 @@ from rill.store.models import Conversation, Message
 log = logging.getLogger("rill.chat")
 
 CANCEL_CHANNEL = "chat:cancel"
+_KNOWN_USERS = 100_000
 
 
 def stream_name(message_id: str) -> str:
@@ -72,6 +73,10 @@ class ChatService:
         self.providers = providers
         self.bots: dict[str, BotConfig] = {b.id: b for b in settings.bots}
         self._active: dict[str, Generation] = {}
+        #: Users this process has stored. Users are never deleted, so a turn from one
+        #: of them skips ``ensure_user`` (two store round trips per turn, measured in
+        #: docs/performance.md). Bounded: cleared when full, then refilled as turns come.
+        self._known_users: set[str] = set()
         self._background: list[asyncio.Task[None]] = []
         self._closing: asyncio.Task[None] | None = None
         self._recovery: NodeRecovery | None = None
@@ -152,7 +157,11 @@ class ChatService:
         if self._closing is not None:
             raise ServiceUnavailable("the server is shutting down; try again in a moment")
         bot = self.bot(request.chatbot_id)
-        await self.store.ensure_user(request.user_id)
+        if request.user_id not in self._known_users:
+            await self.store.ensure_user(request.user_id)
+            if len(self._known_users) >= _KNOWN_USERS:
+                self._known_users.clear()
+            self._known_users.add(request.user_id)
         conv = await self._conversation(request)
         user_msg, reply = await self.store.start_turn(
             user_id=request.user_id,

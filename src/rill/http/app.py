@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from collections.abc import AsyncIterator
@@ -154,6 +155,27 @@ def _start_drain(services: Services) -> None:
         services.drain_task = asyncio.create_task(drain(services))
 
 
+#: Allocations between two young-generation collections (CPython's default is 700).
+GC_YOUNG_THRESHOLD = 10_000
+
+
+def _tune_collector() -> None:
+    """Collect less often, and never again through what startup built.
+
+    Why: a streaming server allocates a few short-lived objects per token and per
+    update, so with the default threshold the collector runs hundreds of times a
+    second, and its older generations walk every connection's objects. Freezing
+    what exists after startup (modules, settings, the app) takes it out of every
+    later collection; the higher threshold does the rest. Measured on the chat
+    relay at 1,000 concurrent turns: ~20% more tokens per second
+    (docs/performance.md). Reference cycles are still collected.
+    """
+    gc.collect()
+    gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
+
+
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
@@ -164,6 +186,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     if services.hub is not None:
         await services.hub.start()
     _drain_on_signals(services)
+    _tune_collector()
     try:
         yield
     finally:

@@ -38,9 +38,18 @@ async def current_user(user: Annotated[str | None, Depends(optional_user)]) -> s
     return user
 
 
+async def services(request: Request) -> Services:
+    """``get_services`` as a dependency.
+
+    Why a coroutine: FastAPI runs a plain ``def`` dependency in its thread pool,
+    a thread hop on every request (seen in the chat relay's profile).
+    """
+    return get_services(request)
+
+
 CurrentUser = Annotated[str, Depends(current_user)]
 OptionalUser = Annotated[str | None, Depends(optional_user)]
-ServicesDep = Annotated[Services, Depends(get_services)]
+ServicesDep = Annotated[Services, Depends(services)]
 
 
 def check_claimed_user(user_id: str, claimed: str | None) -> None:

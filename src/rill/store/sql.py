@@ -34,6 +34,10 @@ MESSAGE_COLUMNS = (
 )
 CONVERSATION_COLUMNS = "id, user_id, chatbot_id, title, created_at, updated_at"
 TITLE_LENGTH = 80
+#: Placeholders of the first and second row of a two-row, ten-column INSERT.
+_VALUES_10 = tuple(
+    "(" + ", ".join(f"${n}" for n in range(1 + 10 * row, 11 + 10 * row)) + ")" for row in range(2)
+)
 
 
 class Executor(Protocol):
@@ -212,9 +216,14 @@ class SQLStore(Store):
         async with self._transaction() as tx:
             if self.lock_user_sql:
                 await tx.fetch_one(self.lock_user_sql, user_id)
+            # One statement for the limit and the conversation: each statement is a
+            # round trip (a thread hop on SQLite) taken while holding the write lock.
             row = await tx.fetch_one(
-                "SELECT count(*) FROM messages WHERE user_id = $1 AND status = 'streaming'",
+                "SELECT (SELECT count(*) FROM messages WHERE user_id = $1 "
+                f"AND status = 'streaming'), {CONVERSATION_COLUMNS} FROM conversations "
+                "WHERE id = $2 AND user_id = $1",
                 user_id,
+                conversation_id,
             )
             if row is not None and int(row[0]) >= max_concurrent:
                 raise TooManyRequests(
@@ -222,13 +231,9 @@ class SQLStore(Store):
                     "wait for one to finish or cancel it",
                     retry_after=1,
                 )
-            conv_row = await tx.fetch_one(
-                f"SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = $1 AND user_id = $2",
-                conversation_id,
-                user_id,
-            )
-            if conv_row is None:
+            if row is None:
                 raise NotFound("no such conversation", conversation_id=conversation_id)
+            conv_row = row[1:]
             conv = _conversation(conv_row)
             if replace_last_reply:
                 await self._delete_last_reply(tx, conv.id)
@@ -243,16 +248,15 @@ class SQLStore(Store):
                 new_id("msg"), conv.id, user_id, conv.chatbot_id, "assistant", "",
                 "streaming", now, now, node_id=node_id,
             )
-            for m in (user_msg, bot_msg):
-                if m is None:
-                    continue
-                await tx.execute(
-                    "INSERT INTO messages (id, conversation_id, user_id, chatbot_id, role, "
-                    "content, status, created_at, updated_at, node_id) "
-                    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            rows = [m for m in (user_msg, bot_msg) if m is not None]
+            await tx.execute(
+                "INSERT INTO messages (id, conversation_id, user_id, chatbot_id, role, "
+                "content, status, created_at, updated_at, node_id) VALUES "
+                + ", ".join(_VALUES_10[i] for i in range(len(rows))),
+                *(value for m in rows for value in (
                     m.id, m.conversation_id, m.user_id, m.chatbot_id, m.role,
-                    m.content, m.status, m.created_at, m.updated_at, m.node_id,
-                )
+                    m.content, m.status, m.created_at, m.updated_at, m.node_id)),
+            )
             title = conv.title or " ".join((user_text or "").split())[:TITLE_LENGTH]
             await tx.execute(
                 "UPDATE conversations SET updated_at = $1, title = $2 WHERE id = $3",
