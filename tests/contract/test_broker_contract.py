@@ -630,3 +630,27 @@ async def test_subscribe_batches_yields_the_same_entries_grouped(broker: Broker)
     await broker.end("batched", ttl=5)
     await asyncio.wait_for(task, 5)
     assert [p for batch in batches for p in batch] == [f"e{i}".encode() for i in range(8)]
+
+
+async def test_append_many_appends_in_order_for_live_and_late_readers(broker: Broker) -> None:
+    await broker.append("many", b"first", id="1-0")
+    live = asyncio.create_task(collect(broker, "many"))
+    await wait_live(live)
+    await broker.append_many("many", [(b"a", "2-1"), (b"b", "3-2"), (b"c", "4-4")])
+    await broker.append_many("many", [])
+    await broker.end("many", ttl=5)
+    seen = await asyncio.wait_for(live, 5)
+    assert [(e.id, e.payload) for e in seen] == [
+        ("1-0", b"first"), ("2-1", b"a"), ("3-2", b"b"), ("4-4", b"c")]
+    assert [e.id for e in await collect(broker, "many", "2-1")] == ["3-2", "4-4"]
+
+
+async def test_append_many_refuses_ended_streams_and_stale_ids(broker: Broker) -> None:
+    await broker.append_many("stale", [(b"a", "5-0"), (b"b", "6-0")])
+    with pytest.raises(InvalidInput):
+        await broker.append_many("stale", [(b"c", "7-0"), (b"d", "6-0")])
+    # What came before the stale id is kept; nothing after it.
+    assert [e.payload for e in await broker.read("stale")] == [b"a", b"b", b"c"]
+    await broker.end("stale", ttl=5)
+    with pytest.raises(InvalidInput):
+        await broker.append_many("stale", [(b"e", "9-0")])

@@ -114,3 +114,25 @@ async def test_cancelling_the_consumer_stops_promptly(provider: Provider) -> Non
     task.cancel()
     done, _ = await asyncio.wait([task], timeout=0.2)
     assert task in done and task.cancelled()
+
+
+async def test_batches_hold_the_same_chunks_as_the_stream(provider: Provider) -> None:
+    batches = [batch async for batch in provider.stream_batches(ask("What is SSE?"))]
+    assert batches and all(batches), "a batch is never empty"
+    chunks = await collect(provider, ask("What is SSE?"))
+    assert [c for batch in batches for c in batch] == chunks
+    assert sum(isinstance(c, Finish) for batch in batches for c in batch) == 1
+
+
+async def test_closing_batches_mid_stream_stops_them(provider: Provider) -> None:
+    batches = provider.stream_batches(ask("What is SSE?"))
+    first = await anext(batches)
+    assert first and isinstance(first[0], TextDelta)
+    await batches.aclose()
+    with pytest.raises(StopAsyncIteration):
+        await anext(batches)
+
+
+async def test_unpaced_builtin_bots_hand_over_several_chunks_at_once() -> None:
+    batches = [b async for b in EchoProvider(pace=0).stream_batches(ask("/lorem 40"))]
+    assert [len(b) for b in batches] == [16, 16, 9]  # the last holds 8 words and Finish

@@ -44,13 +44,13 @@ async def test_a_later_concurrent_question_is_not_in_the_context(tmp_path, monke
 
         monkeypatch.setattr(store, "recent_messages", race)
         provider = service.providers.get("echo")
-        original = provider.stream
+        original = provider.stream_batches
 
         def record(request: CompletionRequest):
             seen.append(request)
             return original(request)
 
-        monkeypatch.setattr(provider, "stream", record)
+        monkeypatch.setattr(provider, "stream_batches", record)
         await service.start_turn(TurnRequest("u", "echo", "first", conv.id))
         async with asyncio.timeout(5):  # both generations ask their provider
             while len(seen) < 2:  # noqa: ASYNC110 - no event to wait on in the service

@@ -89,6 +89,17 @@ class Broker(ABC):
         Appending to a stream that was ended raises ``InvalidInput``.
         """
 
+    async def append_many(self, stream: str, entries: list[tuple[bytes, str]]) -> None:
+        """Append ``(payload, id)`` entries in order, each id greater than the last.
+
+        Why: a model's tokens arrive several to a network read, and one broker call
+        for all of them (one round trip to Redis) is what keeps the relay's cost per
+        token low (docs/performance.md). Readers may see them as one batch. Errors
+        as ``append``; entries before the one that failed stay appended.
+        """
+        for payload, entry_id in entries:
+            await self.append(stream, payload, id=entry_id)
+
     @abstractmethod
     async def read(self, stream: str, after: str | None = None, limit: int = 1000) -> list[Entry]:
         """Entries strictly after ``after`` (from the start when None), oldest first.

@@ -109,6 +109,24 @@ class MemoryBroker(Broker):
         s.notify()
         return entry.id
 
+    async def append_many(self, stream: str, entries: list[tuple[bytes, str]]) -> None:
+        s = self._streams.get(stream)
+        if s is None:
+            s = self._streams[stream] = _Stream()
+        if s.ended:
+            raise InvalidInput(f"stream {stream!r} has ended")
+        last = s.keys[-1] if s.keys else (0, 0)
+        try:
+            for payload, entry_id in entries:
+                key = parse_id(entry_id)
+                if key <= last:
+                    raise InvalidInput(f"id {entry_id!r} is not greater than the stream's last id")
+                s.keys.append(key)
+                s.entries.append(Entry(f"{key[0]}-{key[1]}", payload))
+                last = key
+        finally:
+            s.notify()
+
     @staticmethod
     def _trim(s: _Stream, maxlen: int | None, max_age: float | None) -> None:
         drop = 0

@@ -74,6 +74,16 @@ end
 if ARGV[4] ~= '' then redis.call('XTRIM', KEYS[1], 'MINID', '~', ARGV[4]) end
 return id
 """
+# ARGV: id, payload, id, payload, ... Stops at the first id that is not greater
+# than the last (XADD's error), keeping what it appended before it.
+_APPEND_MANY = """
+local top = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+if top[1] and top[1][2][1] == 'end' then return redis.error_reply('RILL_ENDED') end
+for i = 1, #ARGV, 2 do
+  redis.call('XADD', KEYS[1], ARGV[i], 'd', ARGV[i + 1])
+end
+return #ARGV / 2
+"""
 # Returns false for a missing stream (XRANGE alone cannot tell missing from empty),
 # else {ended, entries}: a reader positioned past the end marker must still learn
 # that the stream has ended.
@@ -375,6 +385,7 @@ class RedisBroker(Broker):
         self._reader = _StreamReader(reader, self._client, prefix)
         self._signals = _SignalHub(self._client)
         self._append = self._client.register_script(_APPEND)
+        self._append_many = self._client.register_script(_APPEND_MANY)
         self._read = self._client.register_script(_READ)
         self._tail = self._client.register_script(_TAIL)
         self._end = self._client.register_script(_END_SCRIPT)
@@ -430,6 +441,15 @@ class RedisBroker(Broker):
         args: list[str | bytes] = [entry_id, payload, "" if maxlen is None else str(maxlen), min_id]
         raw = await self._call(lambda: self._append(keys=[self._key(stream)], args=args), stream)
         return bytes(raw).decode()
+
+    async def append_many(self, stream: str, entries: list[tuple[bytes, str]]) -> None:
+        if not entries:
+            return
+        args: list[str | bytes] = []
+        for payload, entry_id in entries:
+            a, b = _checked(entry_id)
+            args += (f"{a}-{b}", payload)
+        await self._call(lambda: self._append_many(keys=[self._key(stream)], args=args), stream)
 
     async def _range(self, stream: str, start: str, count: int) -> tuple[bool, list[Any]]:
         """(ended, up to ``count`` raw entries from ``start``)."""

@@ -19,7 +19,7 @@ from rill import metrics
 from rill.broker.base import Broker
 from rill.chat import events
 from rill.errors import RillError, UpstreamTimeout
-from rill.providers.base import Chunk, CompletionRequest, Finish, Provider, TextDelta
+from rill.providers.base import Chunk, CompletionRequest, Finish, Provider, TextDelta, aclose
 from rill.store.base import Store
 from rill.store.models import MessageStatus, Usage
 
@@ -85,13 +85,19 @@ class Generation:
             id=events.event_id(self.seq, self.length),
         )
 
-    async def _emit_delta(self, text: str) -> None:
-        self.seq += 1
-        await self._broker.append(
-            self.stream,
-            events.text_delta_sse(text, self.seq, self.length),
-            id=events.event_id(self.seq, self.length),
-        )
+    async def _emit_deltas(self, texts: list[str]) -> None:
+        """One event per text, all appended to the broker in one call."""
+        entries: list[tuple[bytes, str]] = []
+        seq, length = self.seq, self.length
+        for text in texts:
+            seq += 1
+            length += len(text)
+            entries.append((events.text_delta_sse(text, seq, length), f"{seq}-{length}"))
+        self.seq, self.length = seq, length
+        self._parts += texts
+        self.deltas += len(texts)
+        metrics.TOKENS.inc(len(texts))
+        await self._broker.append_many(self.stream, entries)
 
     async def run(self) -> None:
         status: MessageStatus = "complete"
@@ -99,7 +105,7 @@ class Generation:
         failure: tuple[str, str] | None = None
         try:
             await self._emit(events.content_block_start())
-            finish = await self._relay(self._provider.stream(self._request))
+            finish = await self._relay(self._provider.stream_batches(self._request))
             status = "complete"
         except asyncio.CancelledError:
             task = asyncio.current_task()
@@ -117,15 +123,15 @@ class Generation:
                           "message_id": self.message_id})
         await self._finish(status, finish, failure)
 
-    async def _relay(self, chunks: AsyncIterator[Chunk]) -> Finish:
-        iterator = aiter(chunks)
+    async def _relay(self, batches: AsyncIterator[list[Chunk]]) -> Finish:
+        iterator = aiter(batches)
         watch = _StallWatch(self._first_token_timeout)
         loop = asyncio.get_running_loop()
         try:
             while True:
                 watch.waiting_since = loop.time()
                 try:
-                    chunk = await anext(iterator)
+                    batch = await anext(iterator)
                 except StopAsyncIteration:
                     return Finish()
                 except asyncio.CancelledError:
@@ -138,24 +144,20 @@ class Generation:
                         f"the model sent nothing for {watch.limit:g} s; the reply was stopped"
                     ) from None
                 watch.waiting_since = None
-                if isinstance(chunk, Finish):
-                    return chunk
-                if isinstance(chunk, TextDelta) and chunk.text:
+                texts = [c.text for c in batch if isinstance(c, TextDelta) and c.text]
+                if texts:
                     if not self.deltas:
                         metrics.FIRST_TOKEN.observe(time.monotonic() - self._started)
                         watch.set_limit(self._idle_timeout)
-                    metrics.TOKENS.inc()
-                    self._parts.append(chunk.text)
-                    self.deltas += 1
-                    self.length += len(chunk.text)
-                    await self._emit_delta(chunk.text)
+                    await self._emit_deltas(texts)
+                finish = batch[-1]
+                if isinstance(finish, Finish):
+                    return finish
         finally:
             watch.close()
             # Why: closing the provider's generator closes its upstream request now,
             # rather than whenever the garbage collector gets to it.
-            aclose = getattr(iterator, "aclose", None)
-            if aclose is not None:
-                await aclose()
+            await aclose(iterator)
 
     async def _finish(
         self, status: MessageStatus, finish: Finish, failure: tuple[str, str] | None

@@ -14,23 +14,29 @@ from rill.providers.base import Chunk, Finish, TextDelta
 UNPACED_RUN = 16
 
 
-async def stream_chunks(
+async def paced_batches(
     chunks: Iterable[str], *, pace: float, max_tokens: int, input_tokens: int
-) -> AsyncIterator[Chunk]:
-    """Yield each chunk as a ``TextDelta``, then a ``Finish``.
+) -> AsyncIterator[list[Chunk]]:
+    """Each chunk as a ``TextDelta``, then a ``Finish`` with the last batch.
 
-    Stops with ``max_tokens`` once ``max_tokens`` chunks were sent and more remain.
+    One chunk per batch when paced, ``UNPACED_RUN`` when not. Stops with
+    ``max_tokens`` once ``max_tokens`` chunks were sent and more remain.
     """
+    run = 1 if pace else UNPACED_RUN
+    batch: list[Chunk] = []
     sent = 0
     stop_reason = "end_turn"
     for chunk in chunks:
         if sent >= max_tokens:
             stop_reason = "max_tokens"
             break
-        if sent and (pace or sent % UNPACED_RUN == 0):
+        if len(batch) >= run:
+            yield batch
+            batch = []
             # Why: sleep(0) still yields to the loop, so a pace of 0 stays cancellable
             # and cannot starve other streams.
             await asyncio.sleep(pace)
-        yield TextDelta(chunk)
+        batch.append(TextDelta(chunk))
         sent += 1
-    yield Finish(stop_reason=stop_reason, input_tokens=input_tokens, output_tokens=sent)
+    batch.append(Finish(stop_reason=stop_reason, input_tokens=input_tokens, output_tokens=sent))
+    yield batch

@@ -63,5 +63,37 @@ class Provider(ABC):
     def stream(self, request: CompletionRequest) -> AsyncIterator[Chunk]:
         """Yield ``TextDelta``s, then one ``Finish``. Raise ``UpstreamError`` on failure."""
 
+    async def stream_batches(self, request: CompletionRequest) -> AsyncIterator[list[Chunk]]:
+        """``stream``'s chunks, grouped as they became available: never an empty list.
+
+        Why: an upstream's tokens arrive several to a network read, and the chat
+        relay handles a group with one broker call instead of one per token
+        (docs/performance.md). Each chunk is still its own event to the client.
+        The default groups nothing; providers that read in batches override it.
+        """
+        chunks = self.stream(request)
+        try:
+            async for chunk in chunks:
+                yield [chunk]
+        finally:
+            await aclose(chunks)
+
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release HTTP clients."""
+
+
+async def flatten(batches: AsyncIterator[list[Chunk]]) -> AsyncIterator[Chunk]:
+    """One chunk at a time from ``stream_batches``; closing it closes the batches."""
+    try:
+        async for batch in batches:
+            for chunk in batch:
+                yield chunk
+    finally:
+        await aclose(batches)
+
+
+async def aclose(iterator: AsyncIterator[object]) -> None:
+    """Close an async generator now (its upstream request with it), not at GC time."""
+    close = getattr(iterator, "aclose", None)
+    if close is not None:
+        await close()

@@ -9,9 +9,9 @@ import random
 import re
 from collections.abc import AsyncIterator, Iterator
 
-from rill.providers._paced import stream_chunks
+from rill.providers._paced import paced_batches
 from rill.providers._text import context_tokens, word_chunks
-from rill.providers.base import Chunk, CompletionRequest, Provider
+from rill.providers.base import Chunk, CompletionRequest, Provider, flatten
 
 MAX_LOREM_WORDS = 20_000
 _LOREM_DIRECTIVE = re.compile(r"^\s*/lorem(?:\s+(\d{1,9}))?\s*$")
@@ -67,6 +67,9 @@ class EchoProvider(Provider):
         self.pace = pace
 
     def stream(self, request: CompletionRequest) -> AsyncIterator[Chunk]:
+        return flatten(self.stream_batches(request))
+
+    def stream_batches(self, request: CompletionRequest) -> AsyncIterator[list[Chunk]]:
         text = _last_user_message(request)
         directive = _LOREM_DIRECTIVE.match(text)
         if directive:
@@ -74,7 +77,7 @@ class EchoProvider(Provider):
             chunks: Iterator[str] | list[str] = lorem_chunks(min(max(count, 1), MAX_LOREM_WORDS))
         else:
             chunks = word_chunks(text) or [_NOTHING_TO_ECHO]
-        return stream_chunks(
+        return paced_batches(
             chunks,
             pace=self.pace,
             max_tokens=request.max_tokens,

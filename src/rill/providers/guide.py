@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from rill.providers import _knowledge
-from rill.providers._paced import stream_chunks
+from rill.providers._paced import paced_batches
 from rill.providers._text import context_tokens, has_hangul, word_chunks
-from rill.providers.base import Chunk, CompletionRequest, Provider
+from rill.providers.base import Chunk, CompletionRequest, Provider, flatten
 
 _SOURCE_LABEL = {"en": "**From: {title}**", "ko": "**참고: {title}**"}
 _FALLBACK_INTRO = {
@@ -65,8 +65,11 @@ class GuideProvider(Provider):
         self.pace = pace
 
     def stream(self, request: CompletionRequest) -> AsyncIterator[Chunk]:
+        return flatten(self.stream_batches(request))
+
+    def stream_batches(self, request: CompletionRequest) -> AsyncIterator[list[Chunk]]:
         text = compose_answer(_last_question(request), request.language)
-        return stream_chunks(
+        return paced_batches(
             word_chunks(text),
             pace=self.pace,
             max_tokens=request.max_tokens,

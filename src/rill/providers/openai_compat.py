@@ -16,7 +16,14 @@ from openai.types.chat import ChatCompletionMessageParam
 from rill.config import BotConfig
 from rill.errors import UpstreamError
 from rill.providers import _upstream
-from rill.providers.base import Chunk, CompletionRequest, Finish, Provider, TextDelta
+from rill.providers.base import (
+    Chunk,
+    CompletionRequest,
+    Finish,
+    Provider,
+    TextDelta,
+    flatten,
+)
 from rill.sse.decoder import SSEDecoder
 
 _STOP_REASONS = {
@@ -96,7 +103,10 @@ class OpenAIProvider(Provider):
             ),
         )
 
-    async def stream(self, request: CompletionRequest) -> AsyncIterator[Chunk]:
+    def stream(self, request: CompletionRequest) -> AsyncIterator[Chunk]:
+        return flatten(self.stream_batches(request))
+
+    async def stream_batches(self, request: CompletionRequest) -> AsyncIterator[list[Chunk]]:
         reply = _Reply()
         # Why the SDK's raw response and our own decoder: the SDK builds the request,
         # authenticates, retries and maps HTTP errors, but parsing its stream into
@@ -106,16 +116,20 @@ class OpenAIProvider(Provider):
         # does with the events (``[DONE]``, an ``error`` object) is done here alike.
         async with self._open(request) as response:
             decoder = SSEDecoder()
+            done = False
             try:
                 async for data in response.aiter_bytes():
+                    # Everything one read brought is one batch.
+                    batch: list[Chunk] = []
                     for event in decoder.feed(data):
                         if event.data.startswith("[DONE]"):
+                            done = True
                             break
-                        for text in reply.texts(self._chunk(event.data)):
-                            yield TextDelta(text)
-                    else:
-                        continue
-                    break
+                        batch += map(TextDelta, reply.texts(self._chunk(event.data)))
+                    if batch:
+                        yield batch
+                    if done:
+                        break
             except Exception as exc:
                 translated = _upstream.from_transport(self.service, exc)
                 if translated is None:
@@ -123,7 +137,7 @@ class OpenAIProvider(Provider):
                 raise translated from None
         if reply.stop_reason is None:
             raise _upstream.ended_early(self.service)
-        yield Finish(reply.stop_reason, reply.input_tokens, reply.output_tokens)
+        yield [Finish(reply.stop_reason, reply.input_tokens, reply.output_tokens)]
 
     def _chunk(self, data: str) -> dict[str, Any]:
         try:
