@@ -71,8 +71,44 @@ _SUPPORTED = (
 )
 
 
+class _StreamFlow:
+    """uvicorn's ``FlowControl`` for a stream: the same flags, without its ``asyncio.Event``.
+
+    Why: nothing awaits a drain here (``resume_writing`` is the signal), and the
+    event with its deque was ~900 bytes per subscriber.
+    """
+
+    __slots__ = ("_transport", "read_paused", "write_paused")
+
+    def __init__(self, transport: asyncio.Transport, write_paused: bool) -> None:
+        self._transport = transport
+        self.read_paused = False
+        self.write_paused = write_paused
+
+    def pause_reading(self) -> None:
+        if not self.read_paused:
+            self.read_paused = True
+            self._transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if self.read_paused:
+            self.read_paused = False
+            self._transport.resume_reading()
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+
+
 class HubStreamProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol, serving hub subscriptions without a request task."""
+
+    # Why slots: the instance dict of uvicorn's ~28 attributes shares its keys
+    # between instances; two more keys there pushed it past CPython's limit for
+    # shared keys (30), and every connection then had a 1.5 KB dict of its own.
+    __slots__ = ("_stream", "_hub")
 
     def __init__(
         self,
@@ -82,8 +118,6 @@ class HubStreamProtocol(HttpToolsProtocol):
         _loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         super().__init__(config, server_state, app_state, _loop)
-        # Set here, not later: attributes every instance gets in the same order
-        # keep sharing one key table (a smaller instance dict).
         self._stream: Connection | None = None
         self._hub: Hub | None = None
 
@@ -174,6 +208,11 @@ class HubStreamProtocol(HttpToolsProtocol):
         """Write the head and the retry field, hand the socket to the fan-out (no await)."""
         metrics.HUB_STREAMS.inc()
         self.transport.write(head + chunk(retry_field(hub.settings.retry_ms)))
+        self.flow.resume_reading()  # paused by a pipelined request: still see the peer's EOF
+        # Both ignores: uvicorn's types; nothing reads these as deque/FlowControl
+        # once the parser is gone (no new request, no drain is ever awaited).
+        self.flow = _StreamFlow(self.transport, self.flow.write_paused)  # type: ignore[assignment]
+        self.pipeline = None  # type: ignore[assignment]
         conn.transport = self.transport
         conn.flow = self.flow
         conn.owner = self
@@ -186,8 +225,6 @@ class HubStreamProtocol(HttpToolsProtocol):
         self.headers = None  # type: ignore[assignment]
         self.parser = None  # type: ignore[assignment]
         self.url = b""
-        self.pipeline.clear()
-        self.flow.resume_reading()  # paused by a pipelined request: still see the peer's EOF
         if hub.closing:  # closed while this one was being set up
             hub.registry.drop(conn, "shutdown")
 
