@@ -47,6 +47,10 @@ PACED_TOKENS = 100
 # (concurrent turns, tokens per turn) for the as-fast-as-possible runs.
 LOADS = ((1, 20_000), (100, 1_000), (1_000, 200))
 DEADLINE = 180.0
+#: Probe turns under load: start after the background turns settled, one every gap.
+PROBE_SETTLE = 0.6
+PROBE_GAP = 0.05
+PROBES = 20
 #: Echo's words carry no timestamp; each text delta event is counted instead.
 ECHO_TOKEN = b'"text_delta"'
 
@@ -60,6 +64,8 @@ class Turn:
     last_at: float = 0.0
     tokens: int = 0
     delays_ms: list[float] = field(default_factory=list)
+    #: Monotonic arrival time of each delay's read (parallel to ``delays_ms``).
+    arrivals: list[float] = field(default_factory=list)
 
 
 class ChatReader(asyncio.Protocol):
@@ -99,6 +105,7 @@ class ChatReader(asyncio.Protocol):
                 while at >= 0:
                     stop = data.find(b" ", at)
                     turn.delays_ms.append((now_us - int(data[at + 2 : stop])) / 1000)
+                    turn.arrivals.append(now)
                     at = data.find(TOKEN, stop)
         if self.end in data and not self.done.done():
             self.done.set_result(None)
@@ -143,6 +150,11 @@ class Load:
         tokens = sum(t.tokens for t in self.turns)
         ttft = [(t.first_at - t.sent_at) * 1000 for t in self.turns if t.tokens]
         delays = [d for t in self.turns for d in t.delays_ms]
+        # Steady state: tokens that arrived once every turn had started streaming,
+        # i.e. without the burst of 100 turn starts that the first tokens queue behind.
+        started = max((t.first_at for t in self.turns if t.tokens), default=0.0)
+        steady = [d for t in self.turns for d, at in zip(t.delays_ms, t.arrivals, strict=True)
+                  if at > started]
         return {
             "turns": len(self.turns), "tokens": tokens, "seconds": self.seconds,
             "tokens_per_s": tokens / self.seconds if self.seconds else 0.0,
@@ -150,6 +162,8 @@ class Load:
             "tokens_per_cpu_s": tokens / self.server_cpu if self.server_cpu else float("nan"),
             "ttft_p50_ms": percentile(ttft, 50), "ttft_p99_ms": percentile(ttft, 99),
             "delay_p50_ms": percentile(delays, 50), "delay_p99_ms": percentile(delays, 99),
+            "steady_delay_p50_ms": percentile(steady, 50),
+            "steady_delay_p99_ms": percentile(steady, 99),
         }
 
 
@@ -213,22 +227,46 @@ class RillChat:
         if missing > 0:
             self.tokens += await asyncio.gather(*(one() for _ in range(missing)))
 
-    def turn(self, bot: str, message: str, keep_delays: bool, marker: bytes = TOKEN) -> Any:
+    def turn(self, bot: str, message: str, keep_delays: bool, marker: bytes = TOKEN,
+             end: bytes = b"message_stop") -> Any:
         body = orjson.dumps({"chatbotId": bot, "message": message})
 
         def make(i: int) -> Any:
-            return stream(self.port, "/api/chat", body, self.tokens[i], b"message_stop",
-                          keep_delays, marker)
+            return stream(self.port, "/api/chat", body, self.tokens[i], end, keep_delays, marker)
         return make
 
 
-def direct(fake_port: int, model: str, keep_delays: bool) -> Any:
+def direct(fake_port: int, model: str, keep_delays: bool, end: bytes = b"[DONE]") -> Any:
     body = orjson.dumps({"model": model, "stream": True,
                          "messages": [{"role": "user", "content": "hi"}]})
 
     def make(i: int) -> Any:
-        return stream(fake_port, "/v1/chat/completions", body, None, b"[DONE]", keep_delays)
+        return stream(fake_port, "/v1/chat/completions", body, None, end, keep_delays)
     return make
+
+
+def _offset(make: Any, by: int) -> Any:
+    """``make`` with session indexes shifted: probes must not share the load's sessions."""
+    return lambda i: make(i + by)
+
+
+async def probe_ttft(load: Any, probe: Any, count: int, cpu_of: Proc) -> dict[str, float]:
+    """TTFT of single turns started one at a time while ``load``'s 100 turns stream.
+
+    Why beside the burst figure: a burst of 100 turns started in the same instant
+    queues 100 turn starts on one core, so its TTFT measures the queue; a user's
+    turn arriving at a server busy relaying others is what this measures.
+    """
+    background = asyncio.create_task(run_load(load, 100, cpu_of))
+    await asyncio.sleep(PROBE_SETTLE)
+    ttft = []
+    for i in range(count):
+        turn = await probe(i)
+        ttft.append((turn.first_at - turn.sent_at) * 1000)
+        await asyncio.sleep(PROBE_GAP)
+    await background
+    return {"ttft_p50_ms": percentile(ttft, 50), "ttft_p99_ms": percentile(ttft, 99),
+            "ttft_max_ms": max(ttft)}
 
 
 async def run() -> dict[str, Any]:
@@ -239,17 +277,26 @@ async def run() -> dict[str, Any]:
     rill = RillChat(fake_port)
     with fake, tempfile.TemporaryDirectory(prefix="bench-chat-") as data_dir, \
             rill.running(data_dir) as server:
-        await rill.sessions(max(n for n, _ in LOADS))
+        await rill.sessions(max(max(n for n, _ in LOADS), 100 + PROBES))
         # Warm-up: imports, the SDK's client, SQLite pages.
         await run_load(rill.turn("fast200", "hi", False), 4, server)
-        for pace in PACES_MS:
+        parts = os.environ.get("BENCH_CHAT", "latency,throughput").split(",")
+        for pace in PACES_MS if "latency" in parts else ():
             print(f"chat: latency at 100 turns, a token every {pace} ms …", flush=True)
             model = f"fake:{PACED_TOKENS}:{pace}"
             base = (await run_load(direct(fake_port, model, True), 100, fake)).summary()
             through = (await run_load(rill.turn(f"paced{pace}", "hi", True), 100,
                                       server)).summary()
             results["latency"][str(pace)] = {"direct": base, "rill": through}
-        for count, tokens in LOADS:
+            # Probes end at their first token (the reply goes on server-side, as
+            # after any disconnect); their sessions are not the background turns'.
+            probe_direct = await probe_ttft(direct(fake_port, model, True), direct(
+                fake_port, model, False, end=TOKEN), PROBES, fake)
+            first_only = rill.turn(f"paced{pace}", "hi", False, end=TOKEN)
+            probe_rill = await probe_ttft(rill.turn(f"paced{pace}", "hi", True),
+                                          _offset(first_only, 100), PROBES, server)
+            results["latency"][str(pace)]["probe"] = {"direct": probe_direct, "rill": probe_rill}
+        for count, tokens in LOADS if "throughput" in parts else ():
             print(f"chat: {count} turns × {tokens} tokens …", flush=True)
             row: dict[str, Any] = {"turns": count, "tokens_per_turn": tokens}
             row["direct"] = (await run_load(
@@ -286,6 +333,22 @@ def report(results: dict[str, Any]) -> None:
                 ["added by rill", r["ttft_p50_ms"] - d["ttft_p50_ms"],
                  r["ttft_p99_ms"] - d["ttft_p99_ms"], r["delay_p50_ms"] - d["delay_p50_ms"],
                  r["delay_p99_ms"] - d["delay_p99_ms"]]]
-        print(table(f"Chat relay latency, 100 turns, a token every {pace} ms",
+        print(table(f"Chat relay latency, 100 turns started at once, a token every {pace} ms",
                     ["", "TTFT p50 ms", "TTFT p99 ms", "token delay p50 ms",
                      "token delay p99 ms"], rows))
+        rows = [[name, d["steady_delay_p50_ms"], d["steady_delay_p99_ms"],
+                 r["steady_delay_p50_ms"], r["steady_delay_p99_ms"],
+                 r["steady_delay_p99_ms"] - d["steady_delay_p99_ms"]]
+                for name, d, r in [("steady state", d, r)]]
+        print(table("  per-token delay once all 100 turns stream",
+                    ["", "direct p50", "direct p99", "rill p50", "rill p99",
+                     "added p99"], rows))
+        probe = lat.get("probe")
+        if probe:
+            pd, pr = probe["direct"], probe["rill"]
+            rows = [["direct", pd["ttft_p50_ms"], pd["ttft_p99_ms"], pd["ttft_max_ms"]],
+                    ["rill", pr["ttft_p50_ms"], pr["ttft_p99_ms"], pr["ttft_max_ms"]],
+                    ["added by rill", pr["ttft_p50_ms"] - pd["ttft_p50_ms"],
+                     pr["ttft_p99_ms"] - pd["ttft_p99_ms"], pr["ttft_max_ms"] - pd["ttft_max_ms"]]]
+            print(table(f"  TTFT of {PROBES} single turns started while the 100 stream",
+                        ["", "p50 ms", "p99 ms", "max ms"], rows))

@@ -492,3 +492,15 @@ async def test_driver_errors_become_storage_errors() -> None:
         with pytest.raises(StorageError):
             await store.delete_conversation("alice", "conv_x")
         await store.close()
+
+
+async def test_checkpoint_many_saves_each_streaming_reply_its_own_text(store: Store) -> None:
+    conv = await store.create_conversation("alice", "echo")
+    replies = [(await turn(store, conv))[1] for _ in range(3)]
+    await finish(store, replies[2].id, "final")
+    await store.checkpoint_many(
+        [(replies[0].id, "zero"), (replies[1].id, "one's 'quoted' text"), (replies[2].id, "late")]
+    )
+    await store.checkpoint_many([])
+    texts = [(await store.get_message("alice", r.id)).content for r in replies]
+    assert texts == ["zero", "one's 'quoted' text", "final"]

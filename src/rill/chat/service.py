@@ -334,16 +334,18 @@ class ChatService:
     async def _checkpoint_loop(self) -> None:
         while True:
             await asyncio.sleep(self.settings.checkpoint_seconds)
-            for generation in list(self._active.values()):
-                if generation.length == generation.checkpointed:
-                    continue
-                length = generation.length
-                try:
-                    await self.store.checkpoint(generation.message_id, generation.text)
-                    generation.checkpointed = length
-                except RillError:
-                    log.warning("checkpoint failed", extra={"event": "checkpoint_failed",
-                                "message_id": generation.message_id})
+            due = [g for g in self._active.values() if g.length != g.checkpointed]
+            if not due:
+                continue
+            lengths = [g.length for g in due]
+            try:
+                await self.store.checkpoint_many([(g.message_id, g.text) for g in due])
+            except RillError:
+                log.warning("checkpoint failed", extra={"event": "checkpoint_failed",
+                            "replies": len(due)})
+                continue
+            for generation, length in zip(due, lengths, strict=True):
+                generation.checkpointed = length
 
 
 def _joined(batch: list[Entry]) -> bytes:

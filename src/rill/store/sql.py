@@ -38,6 +38,8 @@ TITLE_LENGTH = 80
 _VALUES_10 = tuple(
     "(" + ", ".join(f"${n}" for n in range(1 + 10 * row, 11 + 10 * row)) + ")" for row in range(2)
 )
+#: Replies per checkpoint statement (two parameters each, far below either database's cap).
+_CHECKPOINT_ROWS = 500
 
 
 class Executor(Protocol):
@@ -284,6 +286,20 @@ class SQLStore(Store):
             "WHERE id = $3 AND status = 'streaming'",
             content, now_ms(), message_id,
         )
+
+    async def checkpoint_many(self, texts: list[tuple[str, str]]) -> None:
+        for start in range(0, len(texts), _CHECKPOINT_ROWS):
+            rows = texts[start : start + _CHECKPOINT_ROWS]
+            # One UPDATE for all: CASE picks each row's text ($2k+2) by its id ($2k+1).
+            cases = " ".join(f"WHEN ${2 * k + 1} THEN ${2 * k + 2}" for k in range(len(rows)))
+            ids = ", ".join(f"${2 * k + 1}" for k in range(len(rows)))
+            now = len(rows) * 2 + 1
+            await self._db().execute(
+                f"UPDATE messages SET content = CASE id {cases} END, updated_at = ${now} "
+                f"WHERE id IN ({ids}) AND status = 'streaming'",
+                *(value for pair in rows for value in pair),
+                now_ms(),
+            )
 
     async def finish_message(
         self,
