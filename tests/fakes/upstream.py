@@ -152,7 +152,9 @@ class FakeUpstream:
         head = [
             f"HTTP/1.1 {reply.status} Fake",
             "transfer-encoding: chunked",
-            "connection: keep-alive",
+            # Why close: the hang-up watch below reads ahead on the connection, which
+            # would eat the first byte of a request that a keep-alive client sends next.
+            "connection: close",
         ]
         head += [f"{k}: {v}" for k, v in reply.headers.items()]
         writer.write(("\r\n".join(head) + "\r\n\r\n").encode())
@@ -165,7 +167,7 @@ class FakeUpstream:
                 writer.write(b"0\r\n\r\n")
                 await writer.drain()
                 connection.body_finished = True
-                return True
+                return False
             await asyncio.wait([gone])
             return False
         finally:

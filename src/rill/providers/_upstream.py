@@ -11,6 +11,8 @@ import logging
 import os
 from http import HTTPStatus
 
+import aiohttp
+
 from rill.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
 
 logger = logging.getLogger("rill.providers")
@@ -81,6 +83,28 @@ def error_type(body: object) -> str | None:
         if isinstance(error, dict) and isinstance(error.get("type"), str):
             return str(error["type"])
     return None
+
+
+def from_aiohttp(service: str, exc: BaseException, *, streaming: bool) -> UpstreamError | None:
+    """Translate by the ``aiohttp`` error behind ``exc``, or None if there is none.
+
+    Why: the SDKs' aiohttp transport re-raises aiohttp's errors as httpx ones, but
+    maps every ``ClientConnectionError`` to a connect *timeout*, so a refused
+    connection or a server hanging up mid-reply would read "timed out". The
+    original error is kept as the cause; its class says what really happened.
+    """
+    seen: BaseException | None = exc
+    while seen is not None and not isinstance(seen, aiohttp.ClientError):
+        seen = seen.__cause__ or seen.__context__
+    if seen is None:
+        return None
+    if isinstance(seen, aiohttp.ServerTimeoutError | aiohttp.ConnectionTimeoutError):
+        return timed_out(service)
+    if isinstance(seen, aiohttp.ClientConnectorError) and not streaming:
+        return unreachable(service)
+    if isinstance(seen, aiohttp.ClientConnectionError | aiohttp.ClientPayloadError):
+        return connection_lost(service) if streaming else unreachable(service)
+    return UpstreamError(f"{service} sent a response Rill could not read")
 
 
 def unreachable(service: str) -> UpstreamError:

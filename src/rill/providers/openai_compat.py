@@ -91,16 +91,23 @@ class OpenAIProvider(Provider):
 
     def __init__(self, bot: BotConfig) -> None:
         self.service = "the OpenAI-compatible server" if bot.base_url else "OpenAI"
+        timeout = openai.Timeout(
+            connect=_upstream.CONNECT_TIMEOUT,
+            read=_upstream.READ_TIMEOUT,
+            write=_upstream.WRITE_TIMEOUT,
+            pool=_upstream.CONNECT_TIMEOUT,
+        )
         self._client = openai.AsyncOpenAI(
             base_url=bot.base_url,
             api_key=_upstream.api_key(bot.api_key_env, "OPENAI_API_KEY"),
             max_retries=bot.max_retries,
-            timeout=openai.Timeout(
-                connect=_upstream.CONNECT_TIMEOUT,
-                read=_upstream.READ_TIMEOUT,
-                write=_upstream.WRITE_TIMEOUT,
-                pool=_upstream.CONNECT_TIMEOUT,
-            ),
+            timeout=timeout,
+            # Why aiohttp (the SDK's ``aiohttp`` extra) and not its default httpx:
+            # each network read through httpx's anyio backend costs a cancel scope
+            # and an async-library lookup, and a streamed reply is one read per
+            # token at a model's pace; measured 75 against 36 µs per paced token,
+            # 100 streams side by side (docs/performance.md).
+            http_client=openai.DefaultAioHttpClient(timeout=timeout),
         )
 
     def stream(self, request: CompletionRequest) -> AsyncIterator[Chunk]:
@@ -121,17 +128,28 @@ class OpenAIProvider(Provider):
                 async for data in response.aiter_bytes():
                     # Everything one read brought is one batch.
                     batch: list[Chunk] = []
+                    failure: UpstreamError | None = None
                     for event in decoder.feed(data):
                         if event.data.startswith("[DONE]"):
                             done = True
                             break
-                        batch += map(TextDelta, reply.texts(self._chunk(event.data)))
+                        try:
+                            batch += map(TextDelta, reply.texts(self._chunk(event.data)))
+                        except UpstreamError as exc:
+                            # What came before the error in the same read is still
+                            # the reply's text: hand it over, then fail.
+                            failure = exc
+                            break
                     if batch:
                         yield batch
+                    if failure is not None:
+                        raise failure
                     if done:
                         break
             except Exception as exc:
-                translated = _upstream.from_transport(self.service, exc)
+                translated = _upstream.from_aiohttp(
+                    self.service, exc, streaming=True
+                ) or _upstream.from_transport(self.service, exc)
                 if translated is None:
                     raise
                 raise translated from None
@@ -176,6 +194,9 @@ class OpenAIProvider(Provider):
             await context.__aexit__(None, None, None)
 
     def _translate(self, exc: openai.APIError, *, streaming: bool = False) -> UpstreamError:
+        underlying = _upstream.from_aiohttp(self.service, exc, streaming=streaming)
+        if underlying is not None:
+            return underlying
         if isinstance(exc, openai.APITimeoutError):
             return _upstream.timed_out(self.service)
         if isinstance(exc, openai.APIConnectionError):
