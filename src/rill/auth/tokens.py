@@ -10,11 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import OrderedDict
 from typing import Any
 
 import jwt
 
 from rill.errors import Unauthorized
+
+#: How long (seconds) a verified token is trusted without checking it again, and how
+#: many such tokens are kept.
+VERIFIED_TTL = 30.0
+VERIFIED_MAX = 10_000
 
 _SYMMETRIC = {"HS256", "HS384", "HS512"}
 _ASYMMETRIC = {"RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "EdDSA"}
@@ -47,9 +53,14 @@ class TokenVerifier:
         self.issuer = issuer
         self.audience = audience
         self.leeway = leeway
+        #: token → (wall time it stops being trusted, claims); successes only.
+        self._verified: OrderedDict[str, tuple[float, dict[str, Any]]] = OrderedDict()
 
     async def verify(self, token: str) -> dict[str, Any]:
         """Claims of a valid token; ``exp`` is required only if present (PyJWT checks it)."""
+        cached = self._recall(token)
+        if cached is not None:
+            return cached
         key: Any
         if self._jwks is not None:
             try:
@@ -60,13 +71,46 @@ class TokenVerifier:
             key = signing.key
         else:
             key = self._secret if self._secret is not None else self._public_key
-        return self._decode(token, key)
+        return self._remember(token, self._decode(token, key))
+
+    def _recall(self, token: str) -> dict[str, Any] | None:
+        """Claims of a token verified in the last ``VERIFIED_TTL`` seconds and not expired.
+
+        Why: a browser sends the same session token with every turn and every
+        subscription, and decoding and checking its signature was ~7% of a chat
+        turn's CPU (docs/performance.md). Only tokens that passed every check are
+        kept, never past their ``exp``, and for at most ``VERIFIED_TTL`` seconds,
+        so a key rotated out of a JWKS stops being honoured soon after.
+        """
+        entry = self._verified.get(token)
+        if entry is None:
+            return None
+        until, claims = entry
+        if time.time() >= until:
+            del self._verified[token]
+            return None
+        self._verified.move_to_end(token)
+        return dict(claims)
+
+    def _remember(self, token: str, claims: dict[str, Any]) -> dict[str, Any]:
+        until = time.time() + VERIFIED_TTL
+        expires = claims.get("exp")
+        if isinstance(expires, int | float) and not isinstance(expires, bool):
+            until = min(until, float(expires) + self.leeway)
+        self._verified[token] = (until, dict(claims))
+        if len(self._verified) > VERIFIED_MAX:
+            self._verified.popitem(last=False)
+        return claims
 
     def verify_sync(self, token: str) -> dict[str, Any]:
         """For key sources that need no I/O (secret or public key)."""
         if self._jwks is not None:
             raise RuntimeError("JWKS verification is async; use verify()")
-        return self._decode(token, self._secret if self._secret is not None else self._public_key)
+        cached = self._recall(token)
+        if cached is not None:
+            return cached
+        key = self._secret if self._secret is not None else self._public_key
+        return self._remember(token, self._decode(token, key))
 
     def _decode(self, token: str, key: Any) -> dict[str, Any]:
         options: jwt.types.Options = {"require": [], "verify_aud": self.audience is not None}
