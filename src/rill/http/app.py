@@ -29,6 +29,7 @@ from rill.chat.service import ChatService
 from rill.config import Settings
 from rill.http import openapi, problems
 from rill.http.access_log import AccessLog
+from rill.http.chat_lane import ChatLane
 from rill.http.heartbeat import Heartbeat
 from rill.http.limits import BodyLimit
 from rill.http.metrics import METRICS_PATH, serve_metrics
@@ -227,7 +228,7 @@ class RillApp:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.api = create_api(settings)
-        stack: ASGIApp = BodyLimit(self.api, max_bytes=settings.max_body_bytes,
+        stack: ASGIApp = BodyLimit(ChatLane(self.api), max_bytes=settings.max_body_bytes,
                                    timeout=settings.body_timeout_seconds)
         if settings.cors_origins:
             stack = CORSMiddleware(

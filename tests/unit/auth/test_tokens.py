@@ -17,7 +17,9 @@ SECRET = "s" * 40
 
 async def test_a_remembered_token_still_expires(monkeypatch: pytest.MonkeyPatch) -> None:
     verifier = TokenVerifier(secret=SECRET, leeway=0)
-    token = jwt.encode({"sub": "alice", "exp": time.time() + 0.6}, SECRET, algorithm="HS256")
+    # PyJWT reads ``exp`` as whole seconds: this token lives for 1 to 2 seconds.
+    expires = int(time.time()) + 2
+    token = jwt.encode({"sub": "alice", "exp": expires}, SECRET, algorithm="HS256")
     assert (await verifier.verify(token))["sub"] == "alice"
     assert (await verifier.verify(token))["sub"] == "alice"  # from memory now
     decoded = 0
@@ -31,7 +33,7 @@ async def test_a_remembered_token_still_expires(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(verifier, "_decode", counting)
     await verifier.verify(token)
     assert decoded == 0, "a remembered token is not decoded again"
-    await asyncio.sleep(0.7)
+    await asyncio.sleep(expires + 0.05 - time.time())
     with pytest.raises(Unauthorized, match="expired"):
         await verifier.verify(token)
     assert decoded == 1
