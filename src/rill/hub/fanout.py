@@ -53,6 +53,13 @@ class StreamOwner(Protocol):
         """The hub ended the connection (``Connection.closed`` says why): end the response."""
 
 
+#: A delivery this soon (seconds) after the last flush is part of a burst, and its
+#: flush waits ``COALESCE_DELAY`` for the rest of the burst. A lone update, or the
+#: first of a burst, is flushed in the same loop iteration as before.
+BURST_GAP = 0.005
+COALESCE_DELAY = 0.002
+
+
 class Connection:
     __slots__ = (
         "matchers",
@@ -156,6 +163,8 @@ class Registry:
         #: Direct connections with pending bytes, written by the next ``flush``.
         self._dirty: list[Connection] = []
         self._flush_scheduled = False
+        #: Loop time the last ``flush`` ended (see ``_schedule_flush``).
+        self._flushed_at = 0.0
 
     def __len__(self) -> int:
         return len(self.connections)
@@ -247,7 +256,15 @@ class Registry:
     def _schedule_flush(self) -> None:
         if self._dirty and not self._flush_scheduled:
             self._flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self.flush)
+            loop = asyncio.get_running_loop()
+            if loop.time() - self._flushed_at < BURST_GAP:
+                # In a burst: the publishes behind this one are still on their way
+                # through the loop, and waiting for them turns N writes per connection
+                # into one. Measured on the 20-update burst: without this, half the runs
+                # wrote each update separately (~120k deliveries/s, 1.3× Nchan).
+                loop.call_later(COALESCE_DELAY, self.flush)
+            else:
+                loop.call_soon(self.flush)
 
     def flush(self) -> None:
         """Write every dirty direct connection's pending bytes to its transport.
@@ -273,6 +290,7 @@ class Registry:
                 continue
             transport.write(conn.take())
             conn.wrote = True
+        self._flushed_at = asyncio.get_running_loop().time()
 
     def broadcast(self, data: bytes, *, only_idle: bool) -> None:
         """Heartbeats: queue ``data`` for connections (idle ones only, if asked)."""
