@@ -8,9 +8,9 @@ PostgreSQL cannot drift apart.
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from rill.errors import Conflict, NotFound, TooManyRequests
 from rill.ids import new_id, now_ms
@@ -40,6 +40,12 @@ _VALUES_10 = tuple(
 )
 #: Replies per checkpoint statement (two parameters each, far below either database's cap).
 _CHECKPOINT_ROWS = 500
+
+
+T = TypeVar("T")
+#: A transaction's logic: yields ``(sql, args)``, is sent each statement's rows, returns
+#: the result. Drivers run it (``SQLStore._run_script``).
+Script = Generator[tuple[str, tuple[Any, ...]], list[Row], T]
 
 
 class Executor(Protocol):
@@ -215,70 +221,93 @@ class SQLStore(Store):
         node_id: str,
         replace_last_reply: bool = False,
     ) -> tuple[Message | None, Message]:
-        async with self._transaction() as tx:
-            if self.lock_user_sql:
-                await tx.fetch_one(self.lock_user_sql, user_id)
-            # One statement for the limit and the conversation: each statement is a
-            # round trip (a thread hop on SQLite) taken while holding the write lock.
-            row = await tx.fetch_one(
-                "SELECT (SELECT count(*) FROM messages WHERE user_id = $1 "
-                f"AND status = 'streaming'), {CONVERSATION_COLUMNS} FROM conversations "
-                "WHERE id = $2 AND user_id = $1",
-                user_id,
-                conversation_id,
+        return await self._run_script(self._start_turn_script(
+            user_id, conversation_id, user_text, max_concurrent, node_id, replace_last_reply
+        ))
+
+    def _start_turn_script(
+        self,
+        user_id: str,
+        conversation_id: str,
+        user_text: str | None,
+        max_concurrent: int,
+        node_id: str,
+        replace_last_reply: bool,
+    ) -> Script[tuple[Message | None, Message]]:
+        if self.lock_user_sql:
+            yield self.lock_user_sql, (user_id,)
+        # One statement for the limit and the conversation.
+        rows = yield (
+            "SELECT (SELECT count(*) FROM messages WHERE user_id = $1 "
+            f"AND status = 'streaming'), {CONVERSATION_COLUMNS} FROM conversations "
+            "WHERE id = $2 AND user_id = $1",
+            (user_id, conversation_id),
+        )
+        if rows and int(rows[0][0]) >= max_concurrent:
+            raise TooManyRequests(
+                f"you already have {max_concurrent} replies generating; "
+                "wait for one to finish or cancel it",
+                retry_after=1,
             )
-            if row is not None and int(row[0]) >= max_concurrent:
-                raise TooManyRequests(
-                    f"you already have {max_concurrent} replies generating; "
-                    "wait for one to finish or cancel it",
-                    retry_after=1,
+        if not rows:
+            raise NotFound("no such conversation", conversation_id=conversation_id)
+        conv = _conversation(tuple(rows[0])[1:])
+        if replace_last_reply:
+            last = yield (
+                "SELECT id, role, status FROM messages WHERE conversation_id = $1 "
+                "ORDER BY id DESC LIMIT 1",
+                (conv.id,),
+            )
+            if not last or last[0][1] != "assistant" or last[0][2] == "streaming":
+                raise Conflict(
+                    "there is no finished reply to regenerate in this conversation",
+                    conversation_id=conv.id,
                 )
-            if row is None:
-                raise NotFound("no such conversation", conversation_id=conversation_id)
-            conv_row = row[1:]
-            conv = _conversation(conv_row)
-            if replace_last_reply:
-                await self._delete_last_reply(tx, conv.id)
-            now = now_ms()
-            user_msg = None
-            if user_text is not None:
-                user_msg = Message(
-                    new_id("msg"), conv.id, user_id, conv.chatbot_id, "user", user_text,
-                    "complete", now, now,
-                )
-            bot_msg = Message(
-                new_id("msg"), conv.id, user_id, conv.chatbot_id, "assistant", "",
-                "streaming", now, now, node_id=node_id,
+            yield "DELETE FROM messages WHERE id = $1", (last[0][0],)
+        now = now_ms()
+        user_msg = None
+        if user_text is not None:
+            user_msg = Message(
+                new_id("msg"), conv.id, user_id, conv.chatbot_id, "user", user_text,
+                "complete", now, now,
             )
-            rows = [m for m in (user_msg, bot_msg) if m is not None]
-            await tx.execute(
-                "INSERT INTO messages (id, conversation_id, user_id, chatbot_id, role, "
-                "content, status, created_at, updated_at, node_id) VALUES "
-                + ", ".join(_VALUES_10[i] for i in range(len(rows))),
-                *(value for m in rows for value in (
-                    m.id, m.conversation_id, m.user_id, m.chatbot_id, m.role,
-                    m.content, m.status, m.created_at, m.updated_at, m.node_id)),
-            )
-            title = conv.title or " ".join((user_text or "").split())[:TITLE_LENGTH]
-            await tx.execute(
-                "UPDATE conversations SET updated_at = $1, title = $2 WHERE id = $3",
-                now, title, conv.id,
-            )
+        bot_msg = Message(
+            new_id("msg"), conv.id, user_id, conv.chatbot_id, "assistant", "",
+            "streaming", now, now, node_id=node_id,
+        )
+        added = [m for m in (user_msg, bot_msg) if m is not None]
+        yield (
+            "INSERT INTO messages (id, conversation_id, user_id, chatbot_id, role, "
+            "content, status, created_at, updated_at, node_id) VALUES "
+            + ", ".join(_VALUES_10[i] for i in range(len(added))),
+            tuple(value for m in added for value in (
+                m.id, m.conversation_id, m.user_id, m.chatbot_id, m.role,
+                m.content, m.status, m.created_at, m.updated_at, m.node_id)),
+        )
+        title = conv.title or " ".join((user_text or "").split())[:TITLE_LENGTH]
+        yield (
+            "UPDATE conversations SET updated_at = $1, title = $2 WHERE id = $3",
+            (now, title, conv.id),
+        )
         return user_msg, bot_msg
 
-    @staticmethod
-    async def _delete_last_reply(tx: Executor, conversation_id: str) -> None:
-        last = await tx.fetch_one(
-            "SELECT id, role, status FROM messages WHERE conversation_id = $1 "
-            "ORDER BY id DESC LIMIT 1",
-            conversation_id,
-        )
-        if last is None or last[1] != "assistant" or last[2] == "streaming":
-            raise Conflict(
-                "there is no finished reply to regenerate in this conversation",
-                conversation_id=conversation_id,
-            )
-        await tx.execute("DELETE FROM messages WHERE id = $1", last[0])
+    async def _run_script(self, script: Script[T]) -> T:
+        """Run ``script``'s statements in one transaction, feeding each one's rows back.
+
+        Why scripts: a transaction's logic is written once, and each driver runs it
+        its own way. Here each statement is a round trip; SQLite overrides this to
+        run the whole script in one hop to its connection's thread.
+        """
+        async with self._transaction() as tx:
+            try:
+                sql, args = next(script)
+                while True:
+                    sql, args = script.send(await tx.fetch_all(sql, *args))
+            except StopIteration as done:
+                result: T = done.value
+                return result
+            finally:
+                script.close()
 
     async def checkpoint(self, message_id: str, content: str) -> None:
         await self._db().execute(
