@@ -174,11 +174,17 @@ class OpenAIProvider(Provider):
         temperature = request.temperature if request.temperature is not None else openai.omit
         context = self._client.chat.completions.with_streaming_response.create(
             model=request.model,
-            messages=_messages(request),
+            # Why the messages go in ``extra_body`` (which the SDK merges over the body
+            # as is): the SDK walks every parameter through its TypedDict transform,
+            # ~150 µs per message, 3.3 ms for a 21-message context (measured), the
+            # largest part of a turn's time to first token. Plain role/content messages
+            # need no transform; the request body is the same.
+            messages=[],
             max_tokens=request.max_tokens,
             temperature=temperature,
             stream=True,
             stream_options={"include_usage": True},
+            extra_body={"messages": _messages(request)},
         )
         # Why entered by hand: the SDK sends the request, retries and raises for an
         # error status while the context is entered, and only those errors are its own.
