@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import AsyncIterator, Callable
 from http import HTTPStatus
+from typing import Any
 
 import aiohttp
+import orjson
 
 from rill.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from rill.providers.base import Chunk, TextDelta
+from rill.sse.decoder import SSEDecoder
+from rill.sse.event import ServerSentEvent
 
 logger = logging.getLogger("rill.providers")
 
@@ -83,6 +89,65 @@ def error_type(body: object) -> str | None:
         if isinstance(error, dict) and isinstance(error.get("type"), str):
             return str(error["type"])
     return None
+
+
+async def text_batches(
+    service: str,
+    body: AsyncIterator[bytes],
+    texts_of: Callable[[ServerSentEvent], list[str] | None],
+) -> AsyncIterator[list[Chunk]]:
+    """An upstream's SSE body as batches of ``TextDelta``: one batch per network read.
+
+    Why the adapters parse the stream themselves instead of iterating the SDK's
+    stream objects: those build a pydantic model per event, ~118 µs a token against
+    ~4.5 µs for the WHATWG decoder plus orjson (measured side by side,
+    docs/performance.md), which was the relay's whole budget. The SDKs still send
+    the request, authenticate, retry and map error statuses.
+
+    ``texts_of`` reads one event: the text pieces it carries, or None once the
+    stream says it is done; it raises ``UpstreamError`` for an error event. Text
+    that arrived in the same read before an error is handed over first.
+    """
+    decoder = SSEDecoder()
+    try:
+        async for data in body:
+            batch: list[Chunk] = []
+            failure: UpstreamError | None = None
+            done = False
+            for event in decoder.feed(data):
+                try:
+                    texts = texts_of(event)
+                except UpstreamError as exc:
+                    failure = exc
+                    break
+                if texts is None:
+                    done = True
+                    break
+                batch += map(TextDelta, texts)
+            if batch:
+                yield batch
+            if failure is not None:
+                raise failure
+            if done:
+                return
+    except UpstreamError:
+        raise
+    except Exception as exc:
+        translated = from_aiohttp(service, exc, streaming=True) or from_transport(service, exc)
+        if translated is None:
+            raise
+        raise translated from None
+
+
+def json_object(service: str, data: str) -> dict[str, Any]:
+    """An event's JSON data as an object, or the error a user should see."""
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        raise UpstreamError(f"{service} sent a response Rill could not read") from None
+    if not isinstance(value, dict):
+        raise UpstreamError(f"{service} sent a response Rill could not read")
+    return value
 
 
 def from_aiohttp(service: str, exc: BaseException, *, streaming: bool) -> UpstreamError | None:

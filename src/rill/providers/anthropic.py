@@ -4,10 +4,12 @@ through the official SDK.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 
 import anthropic
-from anthropic.types import MessageParam, RawMessageStreamEvent
+import httpx2
+from anthropic.types import MessageParam
 
 from rill.config import BotConfig
 from rill.errors import UpstreamError
@@ -18,8 +20,9 @@ from rill.providers.base import (
     Finish,
     PromptMessage,
     Provider,
-    TextDelta,
+    flatten,
 )
+from rill.sse.event import ServerSentEvent
 
 
 def _message(message: PromptMessage) -> MessageParam:
@@ -31,29 +34,49 @@ def _message(message: PromptMessage) -> MessageParam:
 class _Reply:
     """Usage and stop reason as the events of one reply report them."""
 
-    def __init__(self) -> None:
+    def __init__(self, service: str) -> None:
+        self.service = service
         self.stop_reason: str | None = None
         self.input_tokens = 0
         self.output_tokens = 0
         self.stopped = False
 
-    def text(self, event: RawMessageStreamEvent) -> str:
-        if event.type == "message_start":
-            usage = event.message.usage
-            self.input_tokens = usage.input_tokens
-            self.output_tokens = usage.output_tokens
-        elif event.type == "content_block_delta" and event.delta.type == "text_delta":
-            return event.delta.text
-        elif event.type == "message_delta":
-            self.stop_reason = event.delta.stop_reason or self.stop_reason
+    def texts(self, event: ServerSentEvent) -> list[str]:
+        """The text one event carries; fields are read as documented, others skipped."""
+        data = _upstream.json_object(self.service, event.data)
+        kind = data.get("type")
+        if event.event == "error" or kind == "error":
+            # Why status 200: the error arrives inside a streaming 200 response; its
+            # type ("overloaded_error", "api_error") says what happened.
+            raise _upstream.from_status(self.service, 200, _upstream.error_type(data))
+        if kind == "content_block_delta":
+            delta = data.get("delta")
+            if isinstance(delta, dict) and delta.get("type") == "text_delta":
+                text = delta.get("text")
+                if isinstance(text, str) and text:
+                    return [text]
+        elif kind == "message_start":
+            message = data.get("message")
+            usage = message.get("usage") if isinstance(message, dict) else None
+            self._count(usage)
+        elif kind == "message_delta":
+            delta = data.get("delta")
+            if isinstance(delta, dict) and isinstance(delta.get("stop_reason"), str):
+                self.stop_reason = delta["stop_reason"]
             # Why: message_delta usage is cumulative, and newer API versions repeat
             # input_tokens there too.
-            self.output_tokens = event.usage.output_tokens
-            if event.usage.input_tokens is not None:
-                self.input_tokens = event.usage.input_tokens
-        elif event.type == "message_stop":
+            self._count(data.get("usage"))
+        elif kind == "message_stop":
             self.stopped = True
-        return ""
+        return []
+
+    def _count(self, usage: object) -> None:
+        if not isinstance(usage, dict):
+            return
+        for key, attr in (("input_tokens", "input_tokens"), ("output_tokens", "output_tokens")):
+            value = usage.get(key)
+            if isinstance(value, int) and not isinstance(value, bool):
+                setattr(self, attr, value)
 
 
 class AnthropicProvider(Provider):
@@ -61,66 +84,72 @@ class AnthropicProvider(Provider):
 
     def __init__(self, bot: BotConfig) -> None:
         self.service = "the Anthropic-compatible server" if bot.base_url else "Anthropic"
+        timeout = anthropic.Timeout(
+            connect=_upstream.CONNECT_TIMEOUT,
+            read=_upstream.READ_TIMEOUT,
+            write=_upstream.WRITE_TIMEOUT,
+            pool=_upstream.CONNECT_TIMEOUT,
+        )
         self._client = anthropic.AsyncAnthropic(
             base_url=bot.base_url,
             api_key=_upstream.api_key(bot.api_key_env, "ANTHROPIC_API_KEY"),
             max_retries=bot.max_retries,
-            timeout=anthropic.Timeout(
-                connect=_upstream.CONNECT_TIMEOUT,
-                read=_upstream.READ_TIMEOUT,
-                write=_upstream.WRITE_TIMEOUT,
-                pool=_upstream.CONNECT_TIMEOUT,
-            ),
+            timeout=timeout,
+            # Why aiohttp: see the OpenAI adapter (a streamed reply is a network read
+            # per token at a model's pace, and httpx's costs twice as much per read).
+            http_client=anthropic.DefaultAioHttpClient(timeout=timeout),
         )
 
-    async def stream(self, request: CompletionRequest) -> AsyncIterator[Chunk]:
-        upstream = await self._open(request)
-        reply = _Reply()
-        # Why: closing in ``finally`` is what makes a cancel or ``aclose()`` drop the
-        # upstream connection at once instead of leaving the model generating.
-        try:
-            try:
-                async for event in upstream:
-                    text = reply.text(event)
-                    if text:
-                        yield TextDelta(text)
-            except anthropic.APIError as exc:
-                raise self._translate(exc, streaming=True) from None
-            except Exception as exc:
-                translated = _upstream.from_transport(self.service, exc)
-                if translated is None:
-                    raise
-                raise translated from None
-        finally:
-            await upstream.close()
+    def stream(self, request: CompletionRequest) -> AsyncIterator[Chunk]:
+        return flatten(self.stream_batches(request))
+
+    async def stream_batches(self, request: CompletionRequest) -> AsyncIterator[list[Chunk]]:
+        reply = _Reply(self.service)
+        async with self._open(request) as response:
+            async for batch in _upstream.text_batches(
+                self.service, response.aiter_bytes(), reply.texts
+            ):
+                yield batch
         if not reply.stopped or reply.stop_reason is None:
             raise _upstream.ended_early(self.service)
-        yield Finish(reply.stop_reason, reply.input_tokens, reply.output_tokens)
+        yield [Finish(reply.stop_reason, reply.input_tokens, reply.output_tokens)]
 
-    async def _open(
-        self, request: CompletionRequest
-    ) -> anthropic.AsyncStream[RawMessageStreamEvent]:
+    @contextlib.asynccontextmanager
+    async def _open(self, request: CompletionRequest) -> AsyncIterator[httpx2.Response]:
+        """The upstream's streaming HTTP response, closed (connection and all) on exit."""
         # Why: the Messages API takes no ``temperature`` field in current SDKs; a bot
         # that sets one passes it through as is.
         extra: dict[str, object] = {"messages": [_message(m) for m in request.messages]}
         if request.temperature is not None:
             extra["temperature"] = request.temperature
+        context = self._client.messages.with_streaming_response.create(
+            model=request.model,
+            max_tokens=request.max_tokens,
+            # Why the messages go in ``extra_body`` (merged over the body as is): the
+            # SDK's TypedDict transform costs ~150 µs per message, milliseconds for a
+            # long context, before the request is sent (docs/performance.md).
+            messages=[],
+            system=request.system or anthropic.omit,
+            stream=True,
+            extra_body=extra,
+        )
+        # Why entered by hand: the SDK sends the request, retries and raises for an
+        # error status while the context is entered, and only those errors are its own.
         try:
-            return await self._client.messages.create(
-                model=request.model,
-                max_tokens=request.max_tokens,
-                # Why the messages go in ``extra_body`` (merged over the body as is):
-                # the SDK's TypedDict transform costs ~150 µs per message, milliseconds
-                # for a long context, before the request is sent (docs/performance.md).
-                messages=[],
-                system=request.system or anthropic.omit,
-                stream=True,
-                extra_body=extra,
-            )
+            response = await context.__aenter__()
         except anthropic.APIError as exc:
             raise self._translate(exc) from None
+        try:
+            yield response.http_response
+        finally:
+            # Why: closing is what makes a cancel or ``aclose()`` drop the upstream
+            # connection at once instead of leaving the model generating.
+            await context.__aexit__(None, None, None)
 
     def _translate(self, exc: anthropic.APIError, *, streaming: bool = False) -> UpstreamError:
+        underlying = _upstream.from_aiohttp(self.service, exc, streaming=streaming)
+        if underlying is not None:
+            return underlying
         if isinstance(exc, anthropic.APITimeoutError):
             return _upstream.timed_out(self.service)
         if isinstance(exc, anthropic.APIConnectionError):
@@ -128,8 +157,6 @@ class AnthropicProvider(Provider):
                 return _upstream.connection_lost(self.service)
             return _upstream.unreachable(self.service)
         status = exc.status_code if isinstance(exc, anthropic.APIStatusError) else 200
-        # Why: an ``event: error`` mid-stream is raised with the stream's 200 status;
-        # its body's error type ("overloaded_error", "api_error") says what happened.
         return _upstream.from_status(self.service, status, _upstream.error_type(exc.body))
 
     async def aclose(self) -> None:

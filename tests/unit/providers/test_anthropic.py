@@ -17,7 +17,7 @@ from tests.fakes.providers import (
     finish_of,
     text_of,
 )
-from tests.fakes.upstream import Cut, FakeUpstream, Reply, Stall
+from tests.fakes.upstream import Cut, FakeUpstream, Pause, Reply, Stall, Step
 
 
 @pytest.fixture(autouse=True)
@@ -180,3 +180,24 @@ async def test_cancel_closes_the_upstream_connection_within_200ms() -> None:
                 await task
         finally:
             await provider.aclose()
+
+
+async def test_events_split_across_reads_with_crlf_and_unknown_events() -> None:
+    # The adapter parses the upstream's bytes itself: events cut anywhere (inside a
+    # UTF-8 sequence too), CRLF line ends and events it does not know must all work.
+    steps = [*an.opening(["안녕", " 세상"], input_tokens=7), an.event("future", {"type": "x"}),
+             *an.closing("max_tokens", 3)]
+    whole = b"".join(s for s in steps if isinstance(s, bytes)).replace(b"\n", b"\r\n")
+    pieces: list[Step] = []
+    for start in range(0, len(whole), 5):
+        pieces += [whole[start : start + 5], Pause(0.001)]
+    chunks, _ = await run(Reply.sse(pieces), ask("hi"))
+    assert text_of(chunks) == "안녕 세상"
+    finish = finish_of(chunks)
+    assert (finish.stop_reason, finish.input_tokens, finish.output_tokens) == ("max_tokens", 7, 3)
+
+
+async def test_an_unreadable_event_is_an_upstream_error() -> None:
+    reply = Reply.sse([*an.opening(["a "]), b"event: content_block_delta\ndata: {oops\n\n"])
+    with pytest.raises(UpstreamError, match="could not read"):
+        await run(reply, ask("hi"))
