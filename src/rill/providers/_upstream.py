@@ -7,13 +7,16 @@ body can echo part of the key back).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from http import HTTPStatus
 from typing import Any
 
 import aiohttp
+import httpx2
 import orjson
 
 from rill.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
@@ -137,6 +140,42 @@ async def text_batches(
         if translated is None:
             raise
         raise translated from None
+
+
+@contextlib.asynccontextmanager
+async def opened(
+    service: str, context: AbstractAsyncContextManager[Any], sdk: Any
+) -> AsyncIterator[httpx2.Response]:
+    """Enter an SDK's ``with_streaming_response`` context; yield its HTTP response.
+
+    Why entered by hand: the SDK sends the request, retries and raises for an error
+    status while the context is entered, so that is where ``sdk``'s own errors (the
+    ``openai`` or ``anthropic`` module's, which share their class names) are
+    translated. Leaving closes the response, which is what makes a cancel or
+    ``aclose()`` drop the upstream connection at once instead of leaving the model
+    generating.
+    """
+    try:
+        response = await context.__aenter__()
+    except sdk.APIError as exc:
+        raise from_sdk(service, exc, sdk) from None
+    try:
+        yield response.http_response
+    finally:
+        await context.__aexit__(None, None, None)
+
+
+def from_sdk(service: str, exc: Any, sdk: Any) -> UpstreamError:
+    """Translate an error the SDK raised before the stream began."""
+    underlying = from_aiohttp(service, exc, streaming=False)
+    if underlying is not None:
+        return underlying
+    if isinstance(exc, sdk.APITimeoutError):
+        return timed_out(service)
+    if isinstance(exc, sdk.APIConnectionError):
+        return unreachable(service)
+    status = exc.status_code if isinstance(exc, sdk.APIStatusError) else 200
+    return from_status(service, status, error_type(exc.body))
 
 
 def json_object(service: str, data: str) -> dict[str, Any]:

@@ -4,15 +4,14 @@ through the official SDK.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 
 import anthropic
 import httpx2
 from anthropic.types import MessageParam
 
 from rill.config import BotConfig
-from rill.errors import UpstreamError
 from rill.providers import _upstream
 from rill.providers.base import (
     Chunk,
@@ -114,8 +113,9 @@ class AnthropicProvider(Provider):
             raise _upstream.ended_early(self.service)
         yield [Finish(reply.stop_reason, reply.input_tokens, reply.output_tokens)]
 
-    @contextlib.asynccontextmanager
-    async def _open(self, request: CompletionRequest) -> AsyncIterator[httpx2.Response]:
+    def _open(
+        self, request: CompletionRequest
+    ) -> AbstractAsyncContextManager[httpx2.Response]:
         """The upstream's streaming HTTP response, closed (connection and all) on exit."""
         # Why: the Messages API takes no ``temperature`` field in current SDKs; a bot
         # that sets one passes it through as is.
@@ -133,31 +133,7 @@ class AnthropicProvider(Provider):
             stream=True,
             extra_body=extra,
         )
-        # Why entered by hand: the SDK sends the request, retries and raises for an
-        # error status while the context is entered, and only those errors are its own.
-        try:
-            response = await context.__aenter__()
-        except anthropic.APIError as exc:
-            raise self._translate(exc) from None
-        try:
-            yield response.http_response
-        finally:
-            # Why: closing is what makes a cancel or ``aclose()`` drop the upstream
-            # connection at once instead of leaving the model generating.
-            await context.__aexit__(None, None, None)
-
-    def _translate(self, exc: anthropic.APIError, *, streaming: bool = False) -> UpstreamError:
-        underlying = _upstream.from_aiohttp(self.service, exc, streaming=streaming)
-        if underlying is not None:
-            return underlying
-        if isinstance(exc, anthropic.APITimeoutError):
-            return _upstream.timed_out(self.service)
-        if isinstance(exc, anthropic.APIConnectionError):
-            if streaming:
-                return _upstream.connection_lost(self.service)
-            return _upstream.unreachable(self.service)
-        status = exc.status_code if isinstance(exc, anthropic.APIStatusError) else 200
-        return _upstream.from_status(self.service, status, _upstream.error_type(exc.body))
+        return _upstream.opened(self.service, context, anthropic)
 
     async def aclose(self) -> None:
         await self._client.close()

@@ -4,8 +4,8 @@ llama.cpp, LM Studio), through the official SDK.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import httpx2
@@ -13,7 +13,6 @@ import openai
 from openai.types.chat import ChatCompletionMessageParam
 
 from rill.config import BotConfig
-from rill.errors import UpstreamError
 from rill.providers import _upstream
 from rill.providers.base import (
     Chunk,
@@ -133,8 +132,9 @@ class OpenAIProvider(Provider):
             raise _upstream.ended_early(self.service)
         yield [Finish(reply.stop_reason, reply.input_tokens, reply.output_tokens)]
 
-    @contextlib.asynccontextmanager
-    async def _open(self, request: CompletionRequest) -> AsyncIterator[httpx2.Response]:
+    def _open(
+        self, request: CompletionRequest
+    ) -> AbstractAsyncContextManager[httpx2.Response]:
         """The upstream's streaming HTTP response, closed (connection and all) on exit."""
         temperature = request.temperature if request.temperature is not None else openai.omit
         context = self._client.chat.completions.with_streaming_response.create(
@@ -151,34 +151,7 @@ class OpenAIProvider(Provider):
             stream_options={"include_usage": True},
             extra_body={"messages": _messages(request)},
         )
-        # Why entered by hand: the SDK sends the request, retries and raises for an
-        # error status while the context is entered, and only those errors are its own.
-        try:
-            response = await context.__aenter__()
-        except openai.APIError as exc:
-            raise self._translate(exc) from None
-        try:
-            yield response.http_response
-        finally:
-            # Why: closing is what makes a cancel or ``aclose()`` drop the upstream
-            # connection at once instead of leaving the model generating.
-            await context.__aexit__(None, None, None)
-
-    def _translate(self, exc: openai.APIError, *, streaming: bool = False) -> UpstreamError:
-        underlying = _upstream.from_aiohttp(self.service, exc, streaming=streaming)
-        if underlying is not None:
-            return underlying
-        if isinstance(exc, openai.APITimeoutError):
-            return _upstream.timed_out(self.service)
-        if isinstance(exc, openai.APIConnectionError):
-            if streaming:
-                return _upstream.connection_lost(self.service)
-            return _upstream.unreachable(self.service)
-        if isinstance(exc, openai.APIStatusError):
-            error_type = _upstream.error_type(exc.body)
-            return _upstream.from_status(self.service, exc.status_code, error_type)
-        # Why: an ``error`` object inside the stream arrives as a bare APIError.
-        return _upstream.from_status(self.service, 200, _upstream.error_type(exc.body))
+        return _upstream.opened(self.service, context, openai)
 
     async def aclose(self) -> None:
         await self._client.close()
