@@ -92,7 +92,8 @@ class Generation:
         for text in texts:
             seq += 1
             length += len(text)
-            entries.append((events.text_delta_sse(text, seq, length), f"{seq}-{length}"))
+            eid = f"{seq}-{length}"
+            entries.append((events.text_delta_sse(text, eid), eid))
         self.seq, self.length = seq, length
         self._parts += texts
         self.deltas += len(texts)
