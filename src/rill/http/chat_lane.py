@@ -28,9 +28,9 @@ from starlette.types import Message, Receive, Scope, Send
 from rill.chat.service import TurnRequest
 from rill.errors import RillError
 from rill.http import problems
+from rill.http.routes.chat import start_reply
 from rill.http.schemas import ChatRequest
 from rill.http.services import Services
-from rill.http.sse import EventStreamResponse
 
 log = logging.getLogger("rill.http")
 
@@ -59,21 +59,13 @@ class ChatLane:
             return
         services, turn_request = admitted
         try:
-            await services.chat_limit.hit(turn_request.user_id)
-            turn = await services.chat.start_turn(turn_request)
+            response = await start_reply(services, turn_request)
         except RillError as exc:
             if exc.status >= 500:
                 log.warning("request failed", extra={"event": "request_failed",
                             "error": exc.code})
             await problems.from_error(exc)(scope, receive, send)
             return
-        response = EventStreamResponse(
-            services.chat.relay(turn.message_id),
-            heartbeat=services.heartbeat,
-            retry_ms=services.settings.retry_ms,
-            headers={"X-Rill-Message-Id": turn.message_id,
-                     "X-Rill-Conversation-Id": turn.conversation_id},
-        )
         await response(scope, receive, send)
 
     async def _admit(self, scope: Scope, body: bytes) -> tuple[Services, TurnRequest] | None:

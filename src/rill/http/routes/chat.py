@@ -10,6 +10,7 @@ from rill.chat.service import TurnRequest
 from rill.errors import InvalidInput, PayloadTooLarge
 from rill.http.identity import CurrentUser, ServicesDep, check_claimed_user
 from rill.http.schemas import CancelOut, ChatRequest
+from rill.http.services import Services
 from rill.http.sse import EventStreamResponse
 
 router = APIRouter(prefix="/api/chat", tags=["chat"])
@@ -38,17 +39,20 @@ async def send_message(
             raise PayloadTooLarge(
                 f"message is longer than {services.settings.max_message_chars} characters"
             )
-    await services.chat_limit.hit(user)
-    turn = await services.chat.start_turn(
-        TurnRequest(
-            user_id=user,
-            chatbot_id=body.chatbotId,
-            message=message,
-            conversation_id=body.conversationId,
-            regenerate=body.regenerate,
-            language=body.language,
-        )
-    )
+    return await start_reply(services, TurnRequest(
+        user_id=user,
+        chatbot_id=body.chatbotId,
+        message=message,
+        conversation_id=body.conversationId,
+        regenerate=body.regenerate,
+        language=body.language,
+    ))
+
+
+async def start_reply(services: Services, request: TurnRequest) -> EventStreamResponse:
+    """Admit the turn (rate limit), start it, and stream its reply (also ``chat_lane``)."""
+    await services.chat_limit.hit(request.user_id)
+    turn = await services.chat.start_turn(request)
     return EventStreamResponse(
         services.chat.relay(turn.message_id),
         heartbeat=services.heartbeat,
