@@ -19,8 +19,6 @@ limit apply as for every other request.
 
 from __future__ import annotations
 
-import logging
-
 from fastapi import FastAPI
 from pydantic import ValidationError
 from starlette.types import Message, Receive, Scope, Send
@@ -31,8 +29,6 @@ from rill.http import problems
 from rill.http.routes.chat import start_reply
 from rill.http.schemas import ChatRequest
 from rill.http.services import Services
-
-log = logging.getLogger("rill.http")
 
 PATH = "/api/chat"
 
@@ -61,10 +57,7 @@ class ChatLane:
         try:
             response = await start_reply(services, turn_request)
         except RillError as exc:
-            if exc.status >= 500:
-                log.warning("request failed", extra={"event": "request_failed",
-                            "error": exc.code})
-            await problems.from_error(exc)(scope, receive, send)
+            await problems.answer(exc)(scope, receive, send)
             return
         await response(scope, receive, send)
 

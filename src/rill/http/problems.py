@@ -75,12 +75,17 @@ def from_error(exc: RillError) -> Response:
     )
 
 
+def answer(exc: RillError) -> Response:
+    """The response for a ``RillError`` a handler raised (server-side ones are logged)."""
+    if exc.status >= 500:
+        log.warning("request failed", extra={"event": "request_failed", "error": exc.code})
+    return from_error(exc)
+
+
 def install(app: FastAPI) -> None:
     async def rill_error(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, RillError)
-        if exc.status >= 500:
-            log.warning("request failed", extra={"event": "request_failed", "error": exc.code})
-        return from_error(exc)
+        return answer(exc)
 
     async def validation_error(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
