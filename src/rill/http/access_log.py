@@ -17,6 +17,17 @@ log = logging.getLogger("rill.access")
 RAW_SEND = "rill.raw_send"
 
 
+def log_request(method: str, path: str, status: int, started: float) -> None:
+    """One access-log line; ``path`` without its query, ``started`` from ``perf_counter``.
+
+    Shared with the hub, which is served outside this middleware (http/app.py).
+    """
+    log.info(
+        "%s %s %s %.1fms", method, path, status or "-", (time.perf_counter() - started) * 1000,
+        extra={"event": "request", "status": status, "path": path},
+    )
+
+
 class AccessLog:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -38,8 +49,4 @@ class AccessLog:
         try:
             await self.app(scope, receive, observe)
         finally:
-            log.info(
-                "%s %s %s %.1fms", scope["method"], scope["path"], status or "-",
-                (time.perf_counter() - started) * 1000,
-                extra={"event": "request", "status": status, "path": scope["path"]},
-            )
+            log_request(scope["method"], scope["path"], status, started)

@@ -256,6 +256,9 @@ class RillApp:
                 services = getattr(self.api.state, "services", None)
                 hub = services.hub if services is not None else None
                 if hub is not None:
+                    # The hub answers CORS and writes its access-log line itself (same
+                    # policy and format): wrapping its ``send`` would cost the subscribe
+                    # path its direct writes (hub/cors.py).
                     await (hub.asgi if is_hub else hub.metadata_asgi)(scope, receive, send)
                     return
         await self.stack(scope, receive, send)

@@ -6,7 +6,7 @@ of a framework it needs, nothing more.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
 from urllib.parse import parse_qsl
@@ -23,6 +23,31 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 PROBLEM_BASE = "https://rill.dev/problems/"
+
+
+class Reply:
+    """The answering side of one hub request: a ``send`` that adds the request's
+    CORS headers to the response head and notes its status (for the access log).
+
+    A subscription keeps the server's own ``send`` (``raw``) for its stream: the
+    fan-out's direct writes find uvicorn's request cycle through it
+    (``subscribe._go_direct``), so it adds ``cors`` and sets ``status`` itself.
+    """
+
+    __slots__ = ("raw", "cors", "status")
+
+    def __init__(self, raw: Send, cors: Sequence[tuple[bytes, bytes]]) -> None:
+        self.raw = raw
+        self.cors = cors
+        #: The response status once sent (0 before: the log shows ``-``).
+        self.status = 0
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            if self.cors:
+                message["headers"] = [*message.get("headers", ()), *self.cors]
+        await self.raw(message)
 
 
 def header_map(scope: Scope) -> dict[bytes, bytes]:
@@ -87,7 +112,7 @@ async def respond(
     status: int,
     body: bytes,
     content_type: bytes,
-    headers: list[tuple[bytes, bytes]] | None = None,
+    headers: Sequence[tuple[bytes, bytes]] | None = None,
 ) -> None:
     await send(
         {

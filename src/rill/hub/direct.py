@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from uvicorn.middleware.message_logger import MessageLoggerMiddleware
@@ -45,7 +46,9 @@ from uvicorn.protocols.http import httptools_impl
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 from rill import metrics
+from rill.http.access_log import log_request
 from rill.hub._asgi import Scope
+from rill.hub.cors import Header
 from rill.hub.fanout import Connection, chunk
 from rill.hub.hub import HUB_PATH, Hub
 from rill.hub.subscribe import open_subscription, replay_chunk, stream_headers
@@ -108,7 +111,7 @@ class HubStreamProtocol(HttpToolsProtocol):
     # Why slots: the instance dict of uvicorn's ~28 attributes shares its keys
     # between instances; two more keys there pushed it past CPython's limit for
     # shared keys (30), and every connection then had a 1.5 KB dict of its own.
-    __slots__ = ("_stream", "_hub")
+    __slots__ = ("_stream", "_hub", "_path", "_started")
 
     def __init__(
         self,
@@ -120,6 +123,10 @@ class HubStreamProtocol(HttpToolsProtocol):
         super().__init__(config, server_state, app_state, _loop)
         self._stream: Connection | None = None
         self._hub: Hub | None = None
+        #: For the access-log line written when the stream ends: one of ``_PATHS``
+        #: (not the request's own string, so it holds no memory) and its start.
+        self._path = HUB_PATH
+        self._started = 0.0
 
     # -- choosing the path -------------------------------------------------
 
@@ -164,10 +171,12 @@ class HubStreamProtocol(HttpToolsProtocol):
     async def _open_stream(
         self, hub: Hub, cycle: RequestResponseCycle, app: ASGI3Application
     ) -> None:
+        started = time.perf_counter()
+        # cast: uvicorn's TypedDict scope is the ASGI scope the hub reads.
+        scope = cast(Scope, cycle.scope)
         hub.enter()
         try:
-            # cast: uvicorn's TypedDict scope is the ASGI scope the hub reads.
-            conn, last_event_id = await open_subscription(hub, cast(Scope, cycle.scope))
+            conn, last_event_id = await open_subscription(hub, scope)
         except Exception:
             # Nothing was registered: the ASGI path answers the same request
             # exactly as it always has (problem+json, WWW-Authenticate, 500).
@@ -177,7 +186,7 @@ class HubStreamProtocol(HttpToolsProtocol):
         except BaseException:
             hub.leave()
             raise
-        head = self._head(cycle, last_event_id)
+        head = self._head(cycle, last_event_id, hub.cors.headers_for(scope))
         if head is None or cycle.disconnected or self.transport.is_closing():
             # Gone during setup, or an id uvicorn would refuse as a header value
             # (it would close the connection without a response).
@@ -185,17 +194,23 @@ class HubStreamProtocol(HttpToolsProtocol):
             hub.leave()
             if head is None:
                 self.transport.close()
+            log_request("GET", scope["path"], 0, started)
             return
+        self._path = _PATHS[_PATHS.index(scope["path"])]
+        self._started = started
         self._start_stream(hub, conn, head)
         if hub.settings.hub.subscriptions:
             await hub.announce(conn, active=True)
         self._pump()
 
-    def _head(self, cycle: RequestResponseCycle, last_event_id: str | None) -> bytes | None:
+    def _head(
+        self, cycle: RequestResponseCycle, last_event_id: str | None, cors: Sequence[Header]
+    ) -> bytes | None:
         """Status line and headers as uvicorn's ``send`` writes them for this response."""
         assert _STATUS_LINE is not None and _HEADER_VALUE_RE is not None
         parts = [_STATUS_LINE[200]]
-        for name, value in [*self.server_state.default_headers, *stream_headers(last_event_id)]:
+        headers = stream_headers(last_event_id, cors)
+        for name, value in [*self.server_state.default_headers, *headers]:
             if _HEADER_VALUE_RE.search(value):
                 return None
             parts += (name.lower(), b": ", value, b"\r\n")
@@ -278,6 +293,8 @@ class HubStreamProtocol(HttpToolsProtocol):
                 transport.write(_END)
                 transport.close()
         metrics.HUB_STREAMS.dec()
+        # Why at the end: as the ASGI path (and chat streams), the line says how long it lasted.
+        log_request("GET", self._path, 200, self._started)
         if hub.settings.hub.subscriptions:
             task = self.loop.create_task(self._announce_end(hub, conn))
             task.add_done_callback(self.tasks.discard)

@@ -21,9 +21,11 @@ from rill.auth.tokens import TokenVerifier
 from rill.broker.base import Broker
 from rill.config import Settings
 from rill.errors import NotFound, RillError
+from rill.http.access_log import log_request
 from rill.http.ratelimit import Rate, open_limiter
-from rill.hub._asgi import Receive, Scope, Send, header_map, respond
+from rill.hub._asgi import Receive, Reply, Scope, Send, header_map, respond
 from rill.hub.auth import Authenticator
+from rill.hub.cors import CorsPolicy
 from rill.hub.errors import METADATA_PATH, send_error
 from rill.hub.fanout import Connection, Registry
 from rill.hub.feed import Feed
@@ -61,6 +63,8 @@ class Hub:
         self.broker = broker
         self.base = hub.public_url.rstrip("/") if hub.public_url else DEFAULT_BASE
         self.auth = Authenticator(settings, session_verifier, default_key)
+        #: The API's ``cors_origins``, for every hub path (direct.py's heads too).
+        self.cors = CorsPolicy(settings.cors_origins)
         self.index = ReplayIndex(hub.retention_count, hub.retention_seconds)
         self.registry = Registry(hub.max_buffer_bytes)
         self.subscriptions = ActiveSubscriptions()
@@ -142,13 +146,18 @@ class Hub:
     async def asgi(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
+        started = time.perf_counter()
+        reply = Reply(send, self.cors.headers_for(scope))
         self.enter()
         try:
-            await self._dispatch(scope, receive, send)
+            if not await self._preflight(scope, reply):
+                await self._dispatch(scope, receive, reply)
         finally:
             self.leave()
+            # Why here: the hub is served before the API's AccessLog (http/app.py).
+            log_request(scope["method"], scope["path"], reply.status, started)
 
-    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _dispatch(self, scope: Scope, receive: Receive, reply: Reply) -> None:
         from rill.hub.api import serve_subscriptions_api
         from rill.hub.http_publish import serve_publish
         from rill.hub.subscribe import Subscription
@@ -157,21 +166,44 @@ class Hub:
         method: str = scope["method"]
         if path in (HUB_PATH, HUB_PATH + "/"):
             if method == "GET":
-                await Subscription(self, scope, receive, send).run()
+                await Subscription(self, scope, receive, reply).run()
             elif method == "POST":
-                await serve_publish(self, scope, receive, send)
+                await serve_publish(self, scope, receive, reply)
             else:
-                await respond(send, 405, b"", b"text/plain", [(b"allow", b"GET, POST")])
+                await respond(reply, 405, b"", b"text/plain", [(b"allow", b"GET, POST")])
         elif path.startswith(HUB_PATH + "/subscriptions") and method == "GET":
-            await serve_subscriptions_api(self, scope, send)
+            await serve_subscriptions_api(self, scope, reply)
         else:
-            await send_error(send, NotFound("no such hub resource"), self.metadata_url(scope))
+            await send_error(reply, NotFound("no such hub resource"), self.metadata_url(scope))
 
     async def metadata_asgi(self, scope: Scope, receive: Receive, send: Send) -> None:
         from rill.hub.api import serve_metadata
 
-        if scope["type"] == "http":
-            await serve_metadata(self, scope, send)
+        if scope["type"] != "http":
+            return
+        started = time.perf_counter()
+        reply = Reply(send, self.cors.headers_for(scope))
+        try:
+            if not await self._preflight(scope, reply):
+                await serve_metadata(self, scope, reply)
+        finally:
+            log_request(scope["method"], scope["path"], reply.status, started)
+
+    async def _preflight(self, scope: Scope, reply: Reply) -> bool:
+        """Answer a CORS preflight (``OPTIONS`` with ``Access-Control-Request-Method``)."""
+        if scope["method"] != "OPTIONS" or not self.cors.enabled:
+            return False
+        headers = header_map(scope)
+        origin = headers.get(b"origin")
+        method = headers.get(b"access-control-request-method")
+        if origin is None or method is None:
+            return False
+        status, body, cors = self.cors.preflight(
+            origin, method, headers.get(b"access-control-request-headers")
+        )
+        reply.cors = ()  # the preflight's own headers replace the actual request's
+        await respond(reply, status, body, b"text/plain; charset=utf-8", cors)
+        return True
 
     @property
     def closing(self) -> bool:

@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, cast
 
 from rill import metrics
 from rill.errors import RillError
-from rill.hub._asgi import Receive, Scope, Send, cookies, header_map, query
+from rill.hub._asgi import Receive, Reply, Scope, Send, cookies, header_map, query
 from rill.hub.auth import MissingToken, find_token
 from rill.hub.errors import send_error
 from rill.hub.fanout import Connection
@@ -92,20 +92,22 @@ class Subscription:
 
     # Why slots, and a subscriber id only when announced: idle memory per
     # subscriber is a target (docs/performance.md), and these are per connection.
-    __slots__ = ("hub", "scope", "receive", "send")
+    __slots__ = ("hub", "scope", "receive", "send", "reply")
 
-    def __init__(self, hub: Hub, scope: Scope, receive: Receive, send: Send) -> None:
+    def __init__(self, hub: Hub, scope: Scope, receive: Receive, reply: Reply) -> None:
         self.hub = hub
         self.scope = scope
         self.receive = receive
-        self.send = send
+        #: The server's own ``send``: see ``Reply``.
+        self.send = reply.raw
+        self.reply = reply
 
     async def run(self) -> None:
         hub = self.hub
         try:
             conn, last_event_id = await open_subscription(hub, self.scope)
         except RillError as error:
-            await send_error(self.send, error, hub.metadata_url(self.scope))
+            await send_error(self.reply, error, hub.metadata_url(self.scope))
             return
         conn.abort = _aborter(self.send)
         metrics.HUB_STREAMS.inc()
@@ -122,7 +124,8 @@ class Subscription:
                 await hub.announce(conn, active=False)
 
     async def _start_response(self, last_event_id: str | None) -> None:
-        headers = stream_headers(last_event_id)
+        headers = stream_headers(last_event_id, self.reply.cors)
+        self.reply.status = 200
         await self.send({"type": "http.response.start", "status": 200, "headers": headers})
         await self.send(
             {
@@ -220,8 +223,10 @@ async def _position(hub: Hub, conn: Connection, requested: str | None) -> str | 
     return "earliest"
 
 
-def stream_headers(last_event_id: str | None) -> list[tuple[bytes, bytes]]:
-    """The response headers of a subscription (after the server's own)."""
+def stream_headers(
+    last_event_id: str | None, cors: Sequence[tuple[bytes, bytes]] = ()
+) -> list[tuple[bytes, bytes]]:
+    """The response headers of a subscription (after the server's own), CORS last."""
     headers = [
         (b"content-type", b"text/event-stream; charset=utf-8"),
         (b"cache-control", b"private, no-cache, no-store"),
@@ -230,6 +235,7 @@ def stream_headers(last_event_id: str | None) -> list[tuple[bytes, bytes]]:
     if last_event_id is not None:
         value = last_event_id.encode()
         headers += [(b"last-event-id", value), (b"mercure-last-event-id", value)]
+    headers += cors
     return headers
 
 

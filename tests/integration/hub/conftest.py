@@ -192,9 +192,15 @@ async def hub_factory(tmp_path: Any) -> AsyncIterator[Callable[..., Awaitable[Hu
     tasks: list[asyncio.Task[None]] = []
 
     async def factory(
-        broker: MemoryBroker | None = None, *, direct: bool = True, **hub_settings: Any
+        broker: MemoryBroker | None = None,
+        *,
+        direct: bool = True,
+        cors_origins: list[str] | None = None,
+        **hub_settings: Any,
     ) -> HubServer:
-        settings = Settings(data_dir=tmp_path, hub=HubSettings(**hub_settings))
+        settings = Settings(
+            data_dir=tmp_path, hub=HubSettings(**hub_settings), cors_origins=cors_origins or []
+        )
         hub = Hub(settings, broker or MemoryBroker(), TokenVerifier(secret=SESSION_KEY), KEY)
         await hub.start()
         port = free_port()

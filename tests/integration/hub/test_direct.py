@@ -12,6 +12,7 @@ import socket
 from urllib.parse import quote
 
 import httpx
+import pytest
 
 from tests.integration.hub.conftest import HubServer, subscribe, wait_until
 from tests.reliability.support import poll
@@ -63,9 +64,14 @@ async def test_subscribers_hold_no_task(hub_factory) -> None:
     await wait_until(lambda: len(server.hub.registry) == 0)
 
 
-async def test_same_bytes_as_the_asgi_path(hub_factory) -> None:
-    direct: HubServer = await hub_factory()
-    asgi: HubServer = await hub_factory(direct=False)
+APP = "http://app.example"
+EVIL = "http://evil.example"
+
+
+@pytest.mark.parametrize("origins", [[], [APP], ["*"]], ids=["no-cors", "listed", "any"])
+async def test_same_bytes_as_the_asgi_path(hub_factory, origins: list[str]) -> None:
+    direct: HubServer = await hub_factory(cors_origins=origins)
+    asgi: HubServer = await hub_factory(direct=False, cors_origins=origins)
     heads = []
     for server in (direct, asgi):
         first = (await server.publish("t", "n")).text.encode()
@@ -75,18 +81,38 @@ async def test_same_bytes_as_the_asgi_path(hub_factory) -> None:
         _, writer, head = await _open(server, "match=t", b"Connection: close\r\n")
         writer.close()
         heads.append(_undated(head))
-    assert heads[:2] == heads[2:]
+        for origin in (APP, EVIL):
+            _, writer, head = await _open(server, "match=t", f"Origin: {origin}\r\n".encode())
+            writer.close()
+            heads.append(_undated(head))
+    assert heads[:4] == heads[4:]
     assert b"last-event-id: <id>\r\n" in heads[0]
     assert b"connection: close\r\n" in heads[1]
-    # Setup errors take the ASGI path: the same problem+json and challenge.
+    allowed, refused = heads[2], heads[3]
+    if not origins:
+        # No origins configured: not one byte more than before, whatever the Origin.
+        assert allowed == refused == heads[1].replace(b"connection: close\r\n", b"")
+    elif origins == ["*"]:
+        assert allowed == refused
+        assert b"access-control-allow-origin: *\r\n" in allowed
+        assert b"access-control-allow-credentials" not in allowed
+    else:
+        assert f"access-control-allow-origin: {APP}\r\n".encode() in allowed
+        assert b"access-control-allow-credentials: true\r\n" in allowed
+        assert b"vary: Origin\r\n" in allowed
+        assert b"access-control-" not in refused
+    # Setup errors take the ASGI path: the same problem+json, challenge and CORS headers.
     answers = []
     for server in (direct, asgi):
         async with server.client() as c:
-            r = await c.get("/.well-known/mercure", params={"match": "t", "authorization": "x"})
+            r = await c.get("/.well-known/mercure", params={"match": "t", "authorization": "x"},
+                            headers={"Origin": APP})
             challenge = r.headers["www-authenticate"].replace(server.url, "<hub>")
-            answers.append((r.status_code, challenge, r.content))
+            cors = {k: v for k, v in r.headers.items() if k.startswith("access-control-")}
+            answers.append((r.status_code, challenge, r.content, cors))
     assert answers[0] == answers[1]
     assert answers[0][0] == 401
+    assert bool(answers[0][3]) == bool(origins)
 
 
 async def test_replay_through_the_direct_path(hub_factory) -> None:
