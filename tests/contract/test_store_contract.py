@@ -10,7 +10,7 @@ import pytest
 from rill.errors import Conflict, NotFound, StorageError, TooManyRequests
 from rill.store.base import Store
 from rill.store.migrations import MIGRATIONS, POSTGRESQL_MIGRATIONS
-from rill.store.models import Conversation, Message, Usage
+from rill.store.models import Conversation, Message, TurnStart, Usage
 from rill.store.postgres import PostgresStore
 from tests.conftest import free_port
 from tests.contract.conftest import fresh_schema
@@ -21,15 +21,16 @@ NODE = "node-a"
 async def turn(
     store: Store, conv: Conversation, text: str = "hi", *, node: str = NODE, limit: int = 1000
 ) -> tuple[Message, Message]:
-    user_msg, bot_msg = await store.start_turn(
+    started = await store.start_turn(
         user_id=conv.user_id,
+        chatbot_id=conv.chatbot_id,
         conversation_id=conv.id,
         user_text=text,
         max_concurrent=limit,
         node_id=node,
     )
-    assert user_msg is not None
-    return user_msg, bot_msg
+    assert started.user_message is not None
+    return started.user_message, started.reply
 
 
 async def finish(store: Store, message_id: str, content: str = "done") -> Message:
@@ -86,6 +87,7 @@ async def test_another_users_conversation_is_not_found(store: Store) -> None:
     with pytest.raises(NotFound):
         await store.start_turn(
             user_id="mallory",
+            chatbot_id="echo",
             conversation_id=conv.id,
             user_text="x",
             max_concurrent=5,
@@ -168,11 +170,12 @@ async def test_start_turn_stores_both_messages(store: Store) -> None:
 
 async def test_start_turn_without_user_text(store: Store) -> None:
     conv = await store.create_conversation("alice", "echo")
-    user_msg, bot_msg = await store.start_turn(
-        user_id="alice", conversation_id=conv.id, user_text=None, max_concurrent=2, node_id=NODE
+    started = await store.start_turn(
+        user_id="alice", chatbot_id="echo", conversation_id=conv.id, user_text=None,
+        max_concurrent=2, node_id=NODE,
     )
-    assert user_msg is None
-    assert [m.id for m in await store.recent_messages(conv.id, 10)] == [bot_msg.id]
+    assert started.user_message is None
+    assert [m.id for m in await store.recent_messages(conv.id, 10)] == [started.reply.id]
 
 
 async def test_regenerate_replaces_the_last_finished_reply(store: Store) -> None:
@@ -180,15 +183,16 @@ async def test_regenerate_replaces_the_last_finished_reply(store: Store) -> None
     user_msg, bot_msg = await turn(store, conv)
 
     async def regenerate() -> Message:
-        _, new = await store.start_turn(
+        started = await store.start_turn(
             user_id="alice",
+            chatbot_id="echo",
             conversation_id=conv.id,
             user_text=None,
             max_concurrent=5,
             node_id=NODE,
             replace_last_reply=True,
         )
-        return new
+        return started.reply
 
     with pytest.raises(Conflict):  # still streaming
         await regenerate()
@@ -197,6 +201,97 @@ async def test_regenerate_replaces_the_last_finished_reply(store: Store) -> None
     assert [m.id for m in await store.recent_messages(conv.id, 10)] == [user_msg.id, new.id]
     with pytest.raises(NotFound):
         await store.get_message("alice", bot_msg.id)
+
+
+async def test_start_turn_without_a_conversation_continues_the_latest(store: Store) -> None:
+    await store.ensure_user("alice")
+
+    async def ask(chatbot: str, text: str) -> TurnStart:
+        started = await store.start_turn(
+            user_id="alice", chatbot_id=chatbot, conversation_id=None, user_text=text,
+            max_concurrent=10, node_id=NODE,
+        )
+        await finish(store, started.reply.id)
+        return started
+
+    first = await ask("echo", "  Hello   there ")
+    assert first.conversation.chatbot_id == "echo"
+    assert first.conversation.title == "Hello there"
+    assert await store.get_conversation("alice", first.conversation.id) == first.conversation
+    second = await ask("echo", "again")
+    assert second.conversation.id == first.conversation.id
+    other_bot = await ask("guide", "hi")
+    assert other_bot.conversation.id != first.conversation.id
+    await asyncio.sleep(0.005)
+    newer = await store.create_conversation("alice", "echo")
+    assert (await ask("echo", "in the new one")).conversation.id == newer.id
+
+
+async def test_start_turn_in_another_chatbots_conversation_is_a_conflict(store: Store) -> None:
+    conv = await store.create_conversation("alice", "guide")
+    with pytest.raises(Conflict):
+        await store.start_turn(
+            user_id="alice", chatbot_id="echo", conversation_id=conv.id, user_text="x",
+            max_concurrent=5, node_id=NODE,
+        )
+    assert await store.recent_messages(conv.id, 10) == []
+
+
+async def test_a_refused_first_turn_leaves_no_conversation(store: Store) -> None:
+    conv = await store.create_conversation("alice", "guide")
+    await turn(store, conv, limit=1)  # one reply streaming: the limit of 1 is reached
+    with pytest.raises(TooManyRequests):
+        await store.start_turn(
+            user_id="alice", chatbot_id="echo", conversation_id=None, user_text="x",
+            max_concurrent=1, node_id=NODE,
+        )
+    assert await store.list_conversations("alice", "echo") == []
+
+
+async def test_start_turn_reads_the_context_before_the_reply(store: Store) -> None:
+    conv = await store.create_conversation("alice", "echo")
+    ids = []
+    for i in range(3):
+        user_msg, reply = await turn(store, conv, f"q{i}")
+        await finish(store, reply.id, f"a{i}")
+        ids += [user_msg.id, reply.id]
+
+    async def context(limit: int, regenerate: bool = False) -> TurnStart:
+        return await store.start_turn(
+            user_id="alice", chatbot_id="echo", conversation_id=conv.id,
+            user_text=None if regenerate else "q3", max_concurrent=10, node_id=NODE,
+            context_messages=limit, replace_last_reply=regenerate,
+        )
+
+    started = await context(4)
+    assert started.user_message is not None
+    assert [m.id for m in started.context] == [*ids[-3:], started.user_message.id]
+    assert [m.content for m in started.context] == ["a1", "q2", "a2", "q3"]
+    await finish(store, started.reply.id, "a3")
+    # Regenerating: the replaced reply is gone, the question it answered is last.
+    regenerated = await context(100, regenerate=True)
+    assert [m.content for m in regenerated.context] == [
+        "q0", "a0", "q1", "a1", "q2", "a2", "q3"]
+    await finish(store, regenerated.reply.id, "a3 again")
+    assert (await context(0)).context == []
+
+
+async def test_concurrent_turns_never_see_a_later_question(store: Store) -> None:
+    conv = await store.create_conversation("alice", "echo")
+    started = await asyncio.gather(*(
+        store.start_turn(
+            user_id="alice", chatbot_id="echo", conversation_id=conv.id, user_text=f"q{i}",
+            max_concurrent=100, node_id=NODE, context_messages=100,
+        )
+        for i in range(12)
+    ))
+    for turn_start in started:
+        assert turn_start.user_message is not None
+        assert turn_start.context[-1] == turn_start.user_message
+        assert all(m.id < turn_start.reply.id for m in turn_start.context)
+    # Together the turns saw every question: each one's context is a prefix of the last's.
+    longest = max(started, key=lambda t: len(t.context)).context
+    assert len(longest) == 12 * 2 - 1
 
 
 async def test_concurrent_generation_limit_holds_under_concurrency(store: Store) -> None:
@@ -452,6 +547,7 @@ async def test_generation_limit_holds_across_nodes() -> None:
                 *(
                     nodes[i % 3].start_turn(
                         user_id="alice",
+                        chatbot_id="echo",
                         conversation_id=conv.id,
                         user_text=f"q{i}",
                         max_concurrent=2,
@@ -461,7 +557,7 @@ async def test_generation_limit_holds_across_nodes() -> None:
                 ),
                 return_exceptions=True,
             )
-            assert sum(isinstance(r, tuple) for r in results) == 2, results
+            assert sum(isinstance(r, TurnStart) for r in results) == 2, results
             assert sum(isinstance(r, TooManyRequests) for r in results) == 10
         finally:
             for n in nodes:

@@ -38,8 +38,8 @@ async def test_output_tokens_count_every_delta_even_after_checkpoints(tmp_path):
     broker = _CheckpointingBroker()
     try:
         conv = await store.create_conversation("u", "bot")
-        _, reply = await store.start_turn(user_id="u", conversation_id=conv.id, user_text="q",
-                                          max_concurrent=1, node_id="n")
+        reply = (await store.start_turn(user_id="u", chatbot_id="bot", conversation_id=conv.id,
+                                        user_text="q", max_concurrent=1, node_id="n")).reply
         generation = Generation(
             message_id=reply.id, stream="s", provider=_Uncounted(),
             request=CompletionRequest(model="m", messages=[]), store=store, broker=broker,

@@ -26,7 +26,6 @@ from rill.chat.recovery import NodeRecovery
 from rill.config import BotConfig, Settings
 from rill.errors import (
     BrokerError,
-    Conflict,
     InvalidInput,
     NotFound,
     RillError,
@@ -34,7 +33,7 @@ from rill.errors import (
 )
 from rill.providers.registry import ProviderRegistry
 from rill.store.base import Store
-from rill.store.models import Conversation, Message
+from rill.store.models import Message
 
 log = logging.getLogger("rill.chat")
 
@@ -138,20 +137,6 @@ class ChatService:
                 f"no chatbot with id {chatbot_id!r}", chatbot_id=chatbot_id
             ) from None
 
-    async def _conversation(self, request: TurnRequest) -> Conversation:
-        if request.conversation_id is not None:
-            conv = await self.store.get_conversation(request.user_id, request.conversation_id)
-            if conv.chatbot_id != request.chatbot_id:
-                raise Conflict(
-                    f"conversation {conv.id} belongs to chatbot {conv.chatbot_id!r}",
-                    conversation_id=conv.id,
-                )
-            return conv
-        latest = await self.store.latest_conversation(request.user_id, request.chatbot_id)
-        if latest is not None:
-            return latest
-        return await self.store.create_conversation(request.user_id, request.chatbot_id)
-
     async def start_turn(self, request: TurnRequest) -> Turn:
         """Store the turn, publish ``message_start`` and start generating."""
         if self._closing is not None:
@@ -162,19 +147,18 @@ class ChatService:
             if len(self._known_users) >= _KNOWN_USERS:
                 self._known_users.clear()
             self._known_users.add(request.user_id)
-        conv = await self._conversation(request)
-        user_msg, reply = await self.store.start_turn(
+        started = await self.store.start_turn(
             user_id=request.user_id,
-            conversation_id=conv.id,
+            chatbot_id=bot.id,
+            conversation_id=request.conversation_id,
             user_text=request.message,
             replace_last_reply=request.regenerate,
             max_concurrent=self.settings.max_concurrent_generations,
             node_id=self.settings.node_id or "",
+            context_messages=bot.context_messages,
         )
-        history = await self.store.recent_messages(conv.id, bot.context_messages + 1)
-        # Why ``<``: ids are time ordered, and a concurrent turn in the same conversation
-        # may have been stored since ours; its question must not become our context.
-        completion = build_request(bot, [m for m in history if m.id < reply.id], request.language)
+        conv, user_msg, reply = started.conversation, started.user_message, started.reply
+        completion = build_request(bot, started.context, request.language)
         stream = stream_name(reply.id)
         start = events.message_start(
             message_id=reply.id,

@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
-from rill.store.models import Conversation, HistoryPage, Message, MessageStatus, Usage, User
+from rill.store.models import (
+    Conversation,
+    HistoryPage,
+    Message,
+    MessageStatus,
+    TurnStart,
+    Usage,
+    User,
+)
 
 
 class Store(ABC):
@@ -60,19 +68,30 @@ class Store(ABC):
         self,
         *,
         user_id: str,
-        conversation_id: str,
+        chatbot_id: str,
+        conversation_id: str | None,
         user_text: str | None,
         max_concurrent: int,
         node_id: str,
         replace_last_reply: bool = False,
-    ) -> tuple[Message | None, Message]:
-        """Atomically: check the user has fewer than ``max_concurrent`` replies streaming
-        (else ``TooManyRequests``), store the user's message (unless ``user_text`` is
-        None) and an empty assistant message with status ``streaming``.
+        context_messages: int = 0,
+    ) -> TurnStart:
+        """Atomically, in one call: find the conversation, check the user has fewer than
+        ``max_concurrent`` replies streaming (else ``TooManyRequests``), store the user's
+        message (unless ``user_text`` is None) and an empty assistant message with status
+        ``streaming``, and read the model's context.
 
+        The conversation is ``conversation_id`` (``NotFound`` if absent or another
+        user's, ``Conflict`` if it belongs to another chatbot), or without one the
+        user's latest conversation with ``chatbot_id``, created if there is none.
         ``replace_last_reply`` (regenerate): the conversation's last message must be a
         finished assistant reply (else ``Conflict``); it is deleted in the same
-        transaction. Returns ``(user_message or None, assistant_message)``."""
+        transaction. The context is the last ``context_messages`` messages before the
+        reply, by id: a turn stored concurrently after this one is never in it.
+
+        Why one call: each store call is a round trip, and under load every round trip
+        waits a full event-loop turn before the next starts; the time to first token is
+        the sum of them (docs/performance.md)."""
 
     @abstractmethod
     async def checkpoint(self, message_id: str, content: str) -> None:

@@ -59,3 +59,16 @@ class HistoryPage:
     has_more: bool = False
     #: Pass as ``before`` to get the next (older) page; None when there is none.
     next_cursor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TurnStart:
+    """What ``Store.start_turn`` stored and read, in one transaction."""
+
+    conversation: Conversation
+    #: None for a regeneration, which asks again without a new question.
+    user_message: Message | None
+    #: The empty assistant message, status ``streaming``.
+    reply: Message
+    #: The conversation's last messages before the reply, oldest first: the model's context.
+    context: list[Message] = field(default_factory=list)

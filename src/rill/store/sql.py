@@ -21,6 +21,7 @@ from rill.store.models import (
     HistoryPage,
     Message,
     MessageStatus,
+    TurnStart,
     Usage,
     User,
 )
@@ -215,43 +216,47 @@ class SQLStore(Store):
         self,
         *,
         user_id: str,
-        conversation_id: str,
+        chatbot_id: str,
+        conversation_id: str | None,
         user_text: str | None,
         max_concurrent: int,
         node_id: str,
         replace_last_reply: bool = False,
-    ) -> tuple[Message | None, Message]:
+        context_messages: int = 0,
+    ) -> TurnStart:
         return await self._run_script(self._start_turn_script(
-            user_id, conversation_id, user_text, max_concurrent, node_id, replace_last_reply
+            user_id, chatbot_id, conversation_id, user_text, max_concurrent, node_id,
+            replace_last_reply, context_messages,
         ))
 
     def _start_turn_script(
         self,
         user_id: str,
-        conversation_id: str,
+        chatbot_id: str,
+        conversation_id: str | None,
         user_text: str | None,
         max_concurrent: int,
         node_id: str,
         replace_last_reply: bool,
-    ) -> Script[tuple[Message | None, Message]]:
+        context_messages: int,
+    ) -> Script[TurnStart]:
         if self.lock_user_sql:
             yield self.lock_user_sql, (user_id,)
-        # One statement for the limit and the conversation.
-        rows = yield (
-            "SELECT (SELECT count(*) FROM messages WHERE user_id = $1 "
-            f"AND status = 'streaming'), {CONVERSATION_COLUMNS} FROM conversations "
-            "WHERE id = $2 AND user_id = $1",
-            (user_id, conversation_id),
-        )
-        if rows and int(rows[0][0]) >= max_concurrent:
+        conv, streaming = yield from self._turn_conversation(user_id, chatbot_id, conversation_id)
+        if streaming >= max_concurrent:
             raise TooManyRequests(
                 f"you already have {max_concurrent} replies generating; "
                 "wait for one to finish or cancel it",
                 retry_after=1,
             )
-        if not rows:
-            raise NotFound("no such conversation", conversation_id=conversation_id)
-        conv = _conversation(tuple(rows[0])[1:])
+        if conv is None:
+            now = now_ms()
+            conv = Conversation(new_id("conv"), user_id, chatbot_id, "", now, now)
+            yield (
+                f"INSERT INTO conversations ({CONVERSATION_COLUMNS}) "
+                "VALUES ($1, $2, $3, $4, $5, $6)",
+                (conv.id, user_id, chatbot_id, "", now, now),
+            )
         if replace_last_reply:
             last = yield (
                 "SELECT id, role, status FROM messages WHERE conversation_id = $1 "
@@ -289,7 +294,51 @@ class SQLStore(Store):
             "UPDATE conversations SET updated_at = $1, title = $2 WHERE id = $3",
             (now, title, conv.id),
         )
-        return user_msg, bot_msg
+        context: list[Row] = []
+        if context_messages > 0:
+            # Why ``id <``: ids are time ordered, and on PostgreSQL a concurrent turn in
+            # this conversation may commit while this transaction runs; its question
+            # must not become this reply's context.
+            context = yield (
+                f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 "
+                "AND id < $2 ORDER BY id DESC LIMIT $3",
+                (conv.id, bot_msg.id, context_messages),
+            )
+        conv = Conversation(conv.id, conv.user_id, conv.chatbot_id, title, conv.created_at, now)
+        return TurnStart(conv, user_msg, bot_msg, [_message(r) for r in reversed(context)])
+
+    def _turn_conversation(
+        self, user_id: str, chatbot_id: str, conversation_id: str | None
+    ) -> Generator[tuple[str, tuple[Any, ...]], list[Row], tuple[Conversation | None, int]]:
+        """The turn's conversation (None: the user has none with this bot yet) and
+        how many replies the user has streaming, in one statement when it exists."""
+        streaming = (
+            "SELECT (SELECT count(*) FROM messages WHERE user_id = $1 "
+            f"AND status = 'streaming'), {CONVERSATION_COLUMNS} FROM conversations "
+        )
+        if conversation_id is not None:
+            rows = yield streaming + "WHERE id = $2 AND user_id = $1", (user_id, conversation_id)
+        else:
+            rows = yield (
+                streaming + "WHERE user_id = $1 AND chatbot_id = $2 "
+                "ORDER BY updated_at DESC, id DESC LIMIT 1",
+                (user_id, chatbot_id),
+            )
+        if rows:
+            conv = _conversation(tuple(rows[0])[1:])
+            if conv.chatbot_id != chatbot_id:
+                raise Conflict(
+                    f"conversation {conv.id} belongs to chatbot {conv.chatbot_id!r}",
+                    conversation_id=conv.id,
+                )
+            return conv, int(rows[0][0])
+        if conversation_id is not None:
+            raise NotFound("no such conversation", conversation_id=conversation_id)
+        count = yield (
+            "SELECT count(*) FROM messages WHERE user_id = $1 AND status = 'streaming'",
+            (user_id,),
+        )
+        return None, int(count[0][0])
 
     async def _run_script(self, script: Script[T]) -> T:
         """Run ``script``'s statements in one transaction, feeding each one's rows back.

@@ -54,7 +54,8 @@ async def test_a_database_error_is_a_storage_error_and_rolls_back(store: SQLiteS
     # The connection is usable afterwards: no transaction was left open.
     await store.ensure_user("dave")
     conv = await store.create_conversation("dave", "echo")
-    user_msg, reply = await store.start_turn(
-        user_id="dave", conversation_id=conv.id, user_text="hi", max_concurrent=5, node_id=""
+    started = await store.start_turn(
+        user_id="dave", chatbot_id="echo", conversation_id=conv.id, user_text="hi",
+        max_concurrent=5, node_id="",
     )
-    assert user_msg is not None and reply.status == "streaming"
+    assert started.user_message is not None and started.reply.status == "streaming"
