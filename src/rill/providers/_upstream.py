@@ -10,8 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Awaitable, Callable
 from http import HTTPStatus
 from typing import Any
 
@@ -144,25 +143,37 @@ async def text_batches(
 
 @contextlib.asynccontextmanager
 async def opened(
-    service: str, context: AbstractAsyncContextManager[Any], sdk: Any
+    service: str, request: Awaitable[httpx2.Response], sdk: Any
 ) -> AsyncIterator[httpx2.Response]:
-    """Enter an SDK's ``with_streaming_response`` context; yield its HTTP response.
+    """Send an SDK's streaming request; yield its HTTP response, closed on exit.
 
-    Why entered by hand: the SDK sends the request, retries and raises for an error
-    status while the context is entered, so that is where ``sdk``'s own errors (the
+    Why here: the SDK sends the request, retries and raises for an error status
+    while ``request`` is awaited, so that is where ``sdk``'s own errors (the
     ``openai`` or ``anthropic`` module's, which share their class names) are
-    translated. Leaving closes the response, which is what makes a cancel or
-    ``aclose()`` drop the upstream connection at once instead of leaving the model
-    generating.
+    translated. Closing the response is what makes a cancel or ``aclose()`` drop
+    the upstream connection at once instead of leaving the model generating.
     """
     try:
-        response = await context.__aenter__()
+        response = await request
     except sdk.APIError as exc:
         raise from_sdk(service, exc, sdk) from None
     try:
-        yield response.http_response
+        yield response
     finally:
-        await context.__aexit__(None, None, None)
+        await response.aclose()
+
+
+def raw_post(client: Any, path: str, body: dict[str, object]) -> Awaitable[httpx2.Response]:
+    """An SDK client's ``post`` of ``body``, answered by the HTTP response itself, unread.
+
+    ``client`` is an ``openai.AsyncOpenAI`` or ``anthropic.AsyncAnthropic`` (Any: the
+    two share this method but no type). With ``cast_to`` an HTTP response class and
+    ``stream`` set, both SDKs hand back the response before reading its body.
+    """
+    response: Awaitable[httpx2.Response] = client.post(
+        path, body=body, cast_to=httpx2.Response, stream=True
+    )
+    return response
 
 
 def from_sdk(service: str, exc: Any, sdk: Any) -> UpstreamError:
