@@ -12,7 +12,12 @@ the client knows how long every token took to reach it. Measured:
   minus the provider's own (POST straight to the fake → first token);
 - **added per-token delay**: at 100 concurrent turns with the fake pacing tokens
   every 20 ms (a fast model), the delay each token has on arrival through Rill
-  minus the delay it has when read straight from the fake (p50 and p99).
+  minus the delay it has when read straight from the fake (p50 and p99);
+- **idle time to first token**: single short turns one after another on an idle
+  server, interleaved with the same request straight to the fake;
+- **in flight**: 1,000 turns whose upstream streams start only once all 1,000
+  requests reached the fake (its gate), so every turn relays at the same time and
+  the figure is the relay's, not turn start-up's.
 """
 
 from __future__ import annotations
@@ -46,6 +51,11 @@ PACES_MS = (20, 50)
 PACED_TOKENS = 100
 # (concurrent turns, tokens per turn) for the as-fast-as-possible runs.
 LOADS = ((1, 20_000), (100, 1_000), (1_000, 200), (1_000, 2_000))
+#: (turns, tokens per turn) run through the fake's gate: every turn in flight at once.
+GATED_LOADS = ((1_000, 200), (1_000, 2_000))
+#: Sequential single turns for the idle time to first token, and their reply length.
+IDLE_TURNS = 300
+IDLE_TOKENS = 5
 DEADLINE = 180.0
 #: Probe turns under load: start after the background turns settled, one every gap.
 PROBE_SETTLE = 0.6
@@ -168,7 +178,22 @@ class Load:
             "steady_delay_p50_ms": percentile(steady, 50),
             "steady_delay_p99_ms": percentile(steady, 99),
             **self.all_streaming(),
+            **self.relaying(),
         }
+
+    def relaying(self) -> dict[str, float]:
+        """Tokens per second from the first token of any turn to the last of all.
+
+        Why: the total figure's clock starts at the first POST, so it also counts
+        turn start-up; this one counts the relay phase only.
+        """
+        live = [t for t in self.turns if t.tokens]
+        if not live:
+            return {"relay_s": 0.0, "relay_tokens_per_s": float("nan")}
+        seconds = max(t.last_at for t in live) - min(t.first_at for t in live)
+        tokens = sum(t.tokens for t in live)
+        return {"relay_s": seconds,
+                "relay_tokens_per_s": tokens / seconds if seconds > 0 else float("nan")}
 
     def all_streaming(self) -> dict[str, float]:
         """Tokens per second while every turn was streaming at once.
@@ -214,6 +239,15 @@ class RillChat:
              "base_url": upstream, "api_key_env": "BENCH_FAKE_KEY", "max_tokens": 200_000,
              "max_retries": 0}
             for _, n in LOADS
+        ] + [
+            {"id": f"gated{n}", "name": "gated", "provider": "openai",
+             "model": f"fake:{n}:0:{count}", "base_url": upstream,
+             "api_key_env": "BENCH_FAKE_KEY", "max_tokens": 200_000, "max_retries": 0}
+            for count, n in GATED_LOADS
+        ] + [
+            {"id": "short", "name": "short", "provider": "openai",
+             "model": f"fake:{IDLE_TOKENS}:0", "base_url": upstream,
+             "api_key_env": "BENCH_FAKE_KEY", "max_retries": 0},
         ] + [
             {"id": f"paced{pace}", "name": "paced", "provider": "openai",
              "model": f"fake:{PACED_TOKENS}:{pace}", "base_url": upstream,
@@ -289,8 +323,24 @@ async def probe_ttft(load: Any, probe: Any, count: int, cpu_of: Proc) -> dict[st
             "ttft_max_ms": max(ttft)}
 
 
+async def idle_ttft(paths: dict[str, Any], count: int) -> dict[str, dict[str, float]]:
+    """TTFT of single turns on an idle server, the paths interleaved turn by turn.
+
+    Why interleaved: the machine is shared, and a neighbour's burst then lands on
+    every path alike instead of on whichever ran at that moment.
+    """
+    ttft: dict[str, list[float]] = {name: [] for name in paths}
+    for i in range(count):
+        for name, make in paths.items():
+            turn = await make(i)
+            ttft[name].append((turn.first_at - turn.sent_at) * 1000)
+        await asyncio.sleep(0.005)  # let the short replies finish server-side
+    return {name: {"ttft_p50_ms": percentile(v, 50), "ttft_p90_ms": percentile(v, 90),
+                   "ttft_p99_ms": percentile(v, 99)} for name, v in ttft.items()}
+
+
 async def run() -> dict[str, Any]:
-    results: dict[str, Any] = {"throughput": [], "latency": {}}
+    results: dict[str, Any] = {"throughput": [], "latency": {}, "gated": []}
     fake_port = free_port()
     fake = Proc("fake-openai", [str(BIN / "python"), "-m", "bench.anchors.fake_openai",
                                 str(fake_port)], port=fake_port, cwd=ROOT, core=CLIENT_CORE)
@@ -300,7 +350,14 @@ async def run() -> dict[str, Any]:
         await rill.sessions(max(max(n for n, _ in LOADS), 100 + PROBES))
         # Warm-up: imports, the SDK's client, SQLite pages.
         await run_load(rill.turn("fast200", "hi", False), 4, server)
-        parts = os.environ.get("BENCH_CHAT", "latency,throughput").split(",")
+        parts = os.environ.get("BENCH_CHAT", "idle,latency,throughput,gated").split(",")
+        if "idle" in parts:
+            print(f"chat: idle time to first token, {IDLE_TURNS} turns …", flush=True)
+            results["idle"] = await idle_ttft({
+                "direct": direct(fake_port, f"fake:{IDLE_TOKENS}:0", False, end=TOKEN),
+                "openai": rill.turn("short", "hi", False, end=TOKEN),
+                "echo": rill.turn("echo", "hi", False, ECHO_TOKEN, end=ECHO_TOKEN),
+            }, IDLE_TURNS)
         for pace in PACES_MS if "latency" in parts else ():
             print(f"chat: latency at 100 turns, a token every {pace} ms …", flush=True)
             model = f"fake:{PACED_TOKENS}:{pace}"
@@ -326,6 +383,14 @@ async def run() -> dict[str, Any]:
             row["echo"] = (await run_load(
                 rill.turn("echo", f"/lorem {tokens}", False, ECHO_TOKEN), count, server)).summary()
             results["throughput"].append(row)
+        for count, tokens in GATED_LOADS if "gated" in parts else ():
+            print(f"chat: {count} turns × {tokens} tokens, all in flight …", flush=True)
+            row = {"turns": count, "tokens_per_turn": tokens}
+            row["direct"] = (await run_load(
+                direct(fake_port, f"fake:{tokens}:0:{count}", False), count, fake)).summary()
+            row["openai"] = (await run_load(
+                rill.turn(f"gated{tokens}", "hi", False), count, server)).summary()
+            results["gated"].append(row)
     report(results)
     results["pid"] = os.getpid()
     path = write_results("chat", results)
@@ -334,6 +399,25 @@ async def run() -> dict[str, Any]:
 
 
 def report(results: dict[str, Any]) -> None:
+    idle = results.get("idle")
+    if idle:
+        d = idle["direct"]
+        added = {"openai": d["ttft_p50_ms"], "echo": 0.0}
+        rows = [[name, s["ttft_p50_ms"], s["ttft_p90_ms"], s["ttft_p99_ms"],
+                 s["ttft_p50_ms"] - added[name] if name in added else ""]
+                for name, s in idle.items()]
+        print(table("Time to first token, single turns on an idle server "
+                    "(added p50: openai minus direct; echo has no provider, all of it is Rill)",
+                    ["path", "p50 ms", "p90 ms", "p99 ms", "added p50 ms"], rows))
+    gated = results.get("gated")
+    if gated:
+        rows = [[f"{row['turns']:,} × {row['tokens_per_turn']:,}", kind,
+                 row[kind]["relay_tokens_per_s"], row[kind]["tokens_per_s"],
+                 row[kind]["tokens_per_cpu_s"]]
+                for row in gated for kind in ("direct", "openai")]
+        print(table("Chat relay with every turn in flight (the fake starts all streams at once)",
+                    ["turns × tokens", "path", "relay tokens/s", "tokens/s incl. start-up",
+                     "tokens/CPU-s"], rows))
     rows = []
     for row in results["throughput"]:
         for kind in ("direct", "openai", "echo"):

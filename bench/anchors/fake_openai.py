@@ -1,10 +1,12 @@
 """A fake OpenAI-compatible Chat Completions server that streams as fast as asked.
 
-The requested ``model`` says what to stream: ``fake:<tokens>:<pace_ms>``. Every
+The requested ``model`` says what to stream: ``fake:<tokens>:<pace_ms>[:<gate>]``. Every
 token's text is ``@T<microseconds> ``, the ``time.monotonic()`` at which the
 server wrote it, so a client can tell how long each token took to reach it
 (CLOCK_MONOTONIC is one clock for every process on the machine). With pace 0
-all tokens are written at once, as fast as the socket takes them.
+all tokens are written at once, as fast as the socket takes them. With a gate
+``N``, no stream starts until ``N`` requests for that gate have arrived, then all
+start together: "N turns in flight at once", whatever their start-up costs.
 
 Raw uvloop protocol on purpose: the fake must cost much less than the server
 it feeds. Run as ``python -m bench.anchors.fake_openai PORT``.
@@ -31,6 +33,8 @@ _END = (b'data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created
         b'"model":"fake","choices":[],"usage":{"prompt_tokens":5,"completion_tokens":%d,'
         b'"total_tokens":%d}}\n\ndata: [DONE]\n\n')
 _BATCH = 64
+#: Gate size → (requests waiting, the event that starts them).
+_GATES: dict[int, tuple[list[int], asyncio.Event]] = {}
 
 
 def _now_us() -> bytes:
@@ -62,8 +66,10 @@ class Completion(asyncio.Protocol):
         if len(body) < length:
             return
         model = str(orjson.loads(body[:length]).get("model", "fake:100:0"))
-        _, tokens, pace = (model.split(":") + ["100", "0"])[:3]
-        self.task = asyncio.ensure_future(self.stream(int(tokens), float(pace) / 1000))
+        fields = model.split(":")[1:]
+        tokens, pace, gate = fields + ["100", "0", "0"][len(fields):]
+        self.task = asyncio.ensure_future(
+            self.stream(int(tokens), float(pace) / 1000, int(gate)))
 
     def pause_writing(self) -> None:
         self.can_write.clear()
@@ -76,9 +82,11 @@ class Completion(asyncio.Protocol):
         if self.task is not None:
             self.task.cancel()
 
-    async def stream(self, tokens: int, pace: float) -> None:
+    async def stream(self, tokens: int, pace: float, gate: int = 0) -> None:
         transport = self.transport
         assert transport is not None
+        if gate:
+            await _gate(gate)
         transport.write(_HEAD)
         sent = 0
         while sent < tokens and not transport.is_closing():
@@ -93,6 +101,16 @@ class Completion(asyncio.Protocol):
                 await asyncio.sleep(0)
         transport.write(_END % (sent, sent + 5))
         transport.close()
+
+
+async def _gate(size: int) -> None:
+    """Wait until ``size`` requests reached this gate; the last one opens it for all."""
+    waiting, opened = _GATES.setdefault(size, ([0], asyncio.Event()))
+    waiting[0] += 1
+    if waiting[0] >= size:
+        del _GATES[size]
+        opened.set()
+    await opened.wait()
 
 
 async def main(port: int) -> None:
