@@ -7,6 +7,8 @@ server wrote it, so a client can tell how long each token took to reach it
 all tokens are written at once, as fast as the socket takes them. With a gate
 ``N``, no stream starts until ``N`` requests for that gate have arrived, then all
 start together: "N turns in flight at once", whatever their start-up costs.
+Connections are kept alive unless the client says ``Connection: close``, as a
+real provider's are: the SDKs reuse theirs, the benchmark's own client does not.
 
 Raw uvloop protocol on purpose: the fake must cost much less than the server
 it feeds. Run as ``python -m bench.anchors.fake_openai PORT``.
@@ -24,6 +26,10 @@ import uvloop
 
 _HEAD = (b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
          b"Cache-Control: no-cache\r\nConnection: close\r\n\r\n")
+#: The head when the client keeps the connection (HTTP/1.1's default, as the SDKs do):
+#: the stream is chunked, so its end is visible without closing the connection.
+_KEEP_HEAD = (b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+              b"Cache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n\r\n")
 _CHUNK_A = (b'data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":0,'
             b'"model":"fake","choices":[{"index":0,"delta":{"content":"@T')
 _CHUNK_B = b' "},"finish_reason":null}]}\n\n'
@@ -48,6 +54,8 @@ class Completion(asyncio.Protocol):
         self.can_write: asyncio.Event = asyncio.Event()
         self.can_write.set()
         self.task: asyncio.Task[None] | None = None
+        #: The client asked to close after this response (``Connection: close``).
+        self.closing = True
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports do not subclass asyncio.Transport; they behave as one.
@@ -59,12 +67,17 @@ class Completion(asyncio.Protocol):
         if not sep or self.task is not None:
             return
         length = 0
+        self.closing = False
         for line in head.split(b"\r\n")[1:]:
             name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
+            name = name.strip().lower()
+            if name == b"content-length":
                 length = int(value)
+            elif name == b"connection" and value.strip().lower() == b"close":
+                self.closing = True
         if len(body) < length:
             return
+        self.buffer = body[length:]
         model = str(orjson.loads(body[:length]).get("model", "fake:100:0"))
         fields = model.split(":")[1:]
         tokens, pace, gate = fields + ["100", "0", "0"][len(fields):]
@@ -87,11 +100,13 @@ class Completion(asyncio.Protocol):
         assert transport is not None
         if gate:
             await _gate(gate)
-        transport.write(_HEAD)
+        keep = not self.closing
+        transport.write(_KEEP_HEAD if keep else _HEAD)
+        frame = _chunked if keep else _plain
         sent = 0
         while sent < tokens and not transport.is_closing():
             step = 1 if pace else min(_BATCH, tokens - sent)
-            transport.write(b"".join(_CHUNK_A + _now_us() + _CHUNK_B for _ in range(step)))
+            transport.write(frame(b"".join(_CHUNK_A + _now_us() + _CHUNK_B for _ in range(step))))
             sent += step
             if pace:
                 await asyncio.sleep(pace)
@@ -99,8 +114,22 @@ class Completion(asyncio.Protocol):
                 await self.can_write.wait()
             else:
                 await asyncio.sleep(0)
-        transport.write(_END % (sent, sent + 5))
-        transport.close()
+        transport.write(frame(_END % (sent, sent + 5)))
+        if not keep:
+            transport.close()
+            return
+        transport.write(b"0\r\n\r\n")
+        self.task = None
+        if self.buffer:  # the next request arrived while this one streamed
+            self.data_received(b"")
+
+
+def _plain(data: bytes) -> bytes:
+    return data
+
+
+def _chunked(data: bytes) -> bytes:
+    return b"%x\r\n%s\r\n" % (len(data), data)
 
 
 async def _gate(size: int) -> None:

@@ -30,7 +30,8 @@ class StreamMissing(LookupError):
     """The stream does not exist (never created, or expired)."""
 
 
-@dataclass(frozen=True, slots=True)
+# Why not frozen: one is built per token; see ``providers.base.TextDelta``.
+@dataclass(slots=True)
 class Entry:
     id: str
     payload: bytes

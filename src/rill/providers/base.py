@@ -37,7 +37,11 @@ class CompletionRequest:
     metadata: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+# Why not frozen, unlike the other records: one is built per token, and a frozen
+# dataclass's ``__init__`` (``object.__setattr__`` per field) costs twice as much;
+# dataclasses on the per-token path were ~8% of the relay's CPU (py-spy,
+# docs/performance.md). Treat it as immutable all the same.
+@dataclass(slots=True)
 class TextDelta:
     text: str
 
