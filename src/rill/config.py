@@ -42,6 +42,11 @@ class BotConfig(BaseModel):
     pace: float = Field(default=0.03, ge=0, le=10)
     #: Retries of a failed upstream request before the first token (429/5xx/connect).
     max_retries: int = Field(default=2, ge=0, le=10)
+    #: Upstream connections this bot may hold at once in one process: every streaming
+    #: reply holds one. Past it a turn waits for a free one, up to the connect timeout
+    #: (10 s), then ends with a timeout error. Why this default: the SDKs' own pool
+    #: (1,000) would queue a busy bot's replies below what one Rill process streams.
+    max_connections: int = Field(default=10_000, ge=1, le=1_000_000)
 
 
 def default_bots() -> list[BotConfig]:

@@ -163,6 +163,11 @@ async def opened(
         await response.aclose()
 
 
+def limits(max_connections: int) -> httpx2.Limits:
+    """The SDK transport's connection pool: ``max_connections`` at once, 100 kept idle."""
+    return httpx2.Limits(max_connections=max_connections, max_keepalive_connections=100)
+
+
 def raw_post(client: Any, path: str, body: dict[str, object]) -> Awaitable[httpx2.Response]:
     """An SDK client's ``post`` of ``body``, answered by the HTTP response itself, unread.
 

@@ -96,7 +96,9 @@ class AnthropicProvider(Provider):
             timeout=timeout,
             # Why aiohttp: see the OpenAI adapter (a streamed reply is a network read
             # per token at a model's pace, and httpx's costs twice as much per read).
-            http_client=anthropic.DefaultAioHttpClient(timeout=timeout),
+            http_client=anthropic.DefaultAioHttpClient(
+                timeout=timeout, limits=_upstream.limits(bot.max_connections)
+            ),
         )
 
     def stream(self, request: CompletionRequest) -> AsyncIterator[Chunk]:
