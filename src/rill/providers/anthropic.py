@@ -132,8 +132,8 @@ class AnthropicProvider(Provider):
         if request.temperature is not None:
             body["temperature"] = request.temperature
         # Why ``post`` and not ``messages.create``: see the OpenAI adapter (the SDK's
-        # parameter transform is the largest part of the time to first token Rill
-        # adds; ``post`` keeps the SDK's auth, headers, retries and errors).
+        # parameter transform adds to every turn's time to first token; ``post``
+        # keeps the SDK's auth, headers, retries and errors).
         sent = _upstream.raw_post(self._client, "/v1/messages", body)
         return _upstream.opened(self.service, sent, anthropic)
 

@@ -149,8 +149,8 @@ class OpenAIProvider(Provider):
         # Why the client's ``post`` (the SDK's documented call for any endpoint) and not
         # ``chat.completions.create``: ``create`` walks every parameter through the
         # SDK's TypedDict transform before sending (~150 µs a message, 3.3 ms for a
-        # 21-message context, and ~0.15 ms even with the messages passed around it),
-        # the largest part of the time to first token Rill adds (docs/performance.md).
+        # 21-message context; ~0.15 ms a request even with the messages passed around
+        # it), all of it added to the time to first token (docs/performance.md).
         # The body is built here from plain strings, so there is nothing to transform;
         # ``post`` still sends it with the SDK's auth, headers, retries and errors.
         sent = _upstream.raw_post(self._client, "/chat/completions", body)

@@ -34,6 +34,9 @@ MESSAGE_COLUMNS = (
     "stop_reason, input_tokens, output_tokens, final_event_id, node_id, error"
 )
 CONVERSATION_COLUMNS = "id, user_id, chatbot_id, title, created_at, updated_at"
+_INSERT_CONVERSATION = (
+    f"INSERT INTO conversations ({CONVERSATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
+)
 TITLE_LENGTH = 80
 #: Placeholders of the first and second row of a two-row, ten-column INSERT.
 _VALUES_10 = tuple(
@@ -140,7 +143,7 @@ class SQLStore(Store):
         now = now_ms()
         conv = Conversation(new_id("conv"), user_id, chatbot_id, title[:TITLE_LENGTH], now, now)
         await self._db().execute(
-            f"INSERT INTO conversations ({CONVERSATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)",
+            _INSERT_CONVERSATION,
             conv.id,
             conv.user_id,
             conv.chatbot_id,
@@ -252,11 +255,7 @@ class SQLStore(Store):
         if conv is None:
             now = now_ms()
             conv = Conversation(new_id("conv"), user_id, chatbot_id, "", now, now)
-            yield (
-                f"INSERT INTO conversations ({CONVERSATION_COLUMNS}) "
-                "VALUES ($1, $2, $3, $4, $5, $6)",
-                (conv.id, user_id, chatbot_id, "", now, now),
-            )
+            yield _INSERT_CONVERSATION, (conv.id, user_id, chatbot_id, "", now, now)
         if replace_last_reply:
             last = yield (
                 "SELECT id, role, status FROM messages WHERE conversation_id = $1 "
@@ -309,18 +308,18 @@ class SQLStore(Store):
 
     def _turn_conversation(
         self, user_id: str, chatbot_id: str, conversation_id: str | None
-    ) -> Generator[tuple[str, tuple[Any, ...]], list[Row], tuple[Conversation | None, int]]:
+    ) -> Script[tuple[Conversation | None, int]]:
         """The turn's conversation (None: the user has none with this bot yet) and
         how many replies the user has streaming, in one statement when it exists."""
-        streaming = (
+        select = (
             "SELECT (SELECT count(*) FROM messages WHERE user_id = $1 "
             f"AND status = 'streaming'), {CONVERSATION_COLUMNS} FROM conversations "
         )
         if conversation_id is not None:
-            rows = yield streaming + "WHERE id = $2 AND user_id = $1", (user_id, conversation_id)
+            rows = yield select + "WHERE id = $2 AND user_id = $1", (user_id, conversation_id)
         else:
             rows = yield (
-                streaming + "WHERE user_id = $1 AND chatbot_id = $2 "
+                select + "WHERE user_id = $1 AND chatbot_id = $2 "
                 "ORDER BY updated_at DESC, id DESC LIMIT 1",
                 (user_id, chatbot_id),
             )
