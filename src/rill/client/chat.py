@@ -16,6 +16,7 @@ only send them, as httpx's ``Client`` and ``AsyncClient`` share ``BaseClient``.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
@@ -121,7 +122,7 @@ class _ReplyOpening:
     last_event_id: str = ""
 
 
-class _BaseChatClient(Generic[HttpT]):
+class _BaseChatClient(ABC, Generic[HttpT]):
     """Everything but the I/O: settings, auth, the requests and how their answers read.
 
     Each public method of the two clients below is one line: build the request
@@ -129,13 +130,22 @@ class _BaseChatClient(Generic[HttpT]):
     """
 
     def __init__(
-        self, http: HttpT, *, owns_http: bool, token: str | None, policy: ReconnectPolicy | None
+        self,
+        base_url: str = DEFAULT_URL,
+        token: str | None = None,
+        *,
+        http: HttpT | None = None,
+        policy: ReconnectPolicy | None = None,
     ) -> None:
-        self._owns_http = owns_http
-        self._http: HttpT = http
+        self._owns_http = http is None
+        self._http: HttpT = http or self._new_http(base_url)
         #: How ``send`` and ``resume`` reconnect a dropped stream.
         self.policy = policy or ReconnectPolicy()
         self.token = token
+
+    @abstractmethod
+    def _new_http(self, base_url: str) -> HttpT:
+        """The httpx client to use when the caller gives none (closed with this one)."""
 
     @property
     def base_url(self) -> str:
@@ -214,18 +224,8 @@ class _BaseChatClient(Generic[HttpT]):
 class AsyncChatClient(_BaseChatClient[httpx.AsyncClient]):
     """The chat API over ``httpx.AsyncClient``."""
 
-    def __init__(
-        self,
-        base_url: str = DEFAULT_URL,
-        token: str | None = None,
-        *,
-        http: httpx.AsyncClient | None = None,
-        policy: ReconnectPolicy | None = None,
-    ) -> None:
-        super().__init__(
-            http or httpx.AsyncClient(base_url=base_url, timeout=DEFAULT_TIMEOUT),
-            owns_http=http is None, token=token, policy=policy,
-        )
+    def _new_http(self, base_url: str) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=base_url, timeout=DEFAULT_TIMEOUT)
 
     async def _send(self, call: _Call[T]) -> T:
         response = await self._http.request(
@@ -307,18 +307,8 @@ class AsyncChatClient(_BaseChatClient[httpx.AsyncClient]):
 class ChatClient(_BaseChatClient[httpx.Client]):
     """The chat API over ``httpx.Client``: the same methods, blocking."""
 
-    def __init__(
-        self,
-        base_url: str = DEFAULT_URL,
-        token: str | None = None,
-        *,
-        http: httpx.Client | None = None,
-        policy: ReconnectPolicy | None = None,
-    ) -> None:
-        super().__init__(
-            http or httpx.Client(base_url=base_url, timeout=DEFAULT_TIMEOUT),
-            owns_http=http is None, token=token, policy=policy,
-        )
+    def _new_http(self, base_url: str) -> httpx.Client:
+        return httpx.Client(base_url=base_url, timeout=DEFAULT_TIMEOUT)
 
     def _send(self, call: _Call[T]) -> T:
         response = self._http.request(call.method, call.path, params=call.params, json=call.json)
