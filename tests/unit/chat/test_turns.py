@@ -135,3 +135,22 @@ async def test_no_turn_starts_once_the_service_is_closing(chat: Chat) -> None:
     assert chat.service.closing
     with pytest.raises(ServiceUnavailable):
         await chat.service.start_turn(TurnRequest(USER, BOT, "too late"))
+
+
+async def test_regenerate_asks_the_last_question_again_without_a_new_one(chat: Chat) -> None:
+    first = await chat.service.start_turn(TurnRequest(USER, BOT, "the question"))
+    chat.provider.push([TextDelta("a poor answer"), Finish()])
+    await chat.follow_to_end(first.message_id)
+
+    again = await chat.service.start_turn(TurnRequest(
+        USER, BOT, None, conversation_id=first.conversation_id, regenerate=True))
+    chat.provider.push([TextDelta("a better one"), Finish()])
+    seen = await chat.follow_to_end(again.message_id)
+
+    assert again.user_message_id is None and again.message_id != first.message_id
+    assert seen[0].json()["message"]["user_message_id"] is None
+    assert [(m.role, m.content) for m in chat.provider.requests[-1].messages] == [
+        ("user", "the question")
+    ]
+    stored = await chat.store.get_message(USER, again.message_id)
+    assert (stored.status, stored.content) == ("complete", "a better one")
