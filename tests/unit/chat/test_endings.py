@@ -131,14 +131,14 @@ async def test_a_provider_that_stalls_mid_reply_times_out_keeping_the_text(
 
 
 async def test_a_slow_but_steady_provider_is_not_stalled(chat_factory: ChatFactory) -> None:
-    chat = await chat_factory(first_token_timeout=0.3, idle_timeout=0.3)
+    chat = await chat_factory(first_token_timeout=0.6, idle_timeout=0.6)
     turn = await chat.service.start_turn(TurnRequest(USER, BOT, "hi"))
     reader = chat.reader(turn.message_id)
     # Each token comes well within the idle limit, the whole reply well after it.
     for word in ("one ", "two ", "three ", "four"):
         chat.provider.push([TextDelta(word)])
         await reader.until("content_block_delta")
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.2)
     chat.provider.push([Finish()])
 
     seen = await reader.to_end()
