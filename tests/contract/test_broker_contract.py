@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import random
 import shutil
 import socket
 import subprocess
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 
@@ -26,10 +27,53 @@ async def collect(broker: Broker, stream: str, after: str | None = None) -> list
     return [entry async for entry in broker.subscribe(stream, after)]
 
 
-async def wait_live(task: asyncio.Task[list[Entry]], delay: float = 0.1) -> None:
-    """Give a subscriber time to finish replay and go live (it must not matter)."""
-    await asyncio.sleep(delay)
-    assert not task.done(), task
+class Follower:
+    """A subscription in its own task that records each entry as it arrives."""
+
+    def __init__(self, broker: Broker, stream: str, after: str | None = None) -> None:
+        self.entries: list[Entry] = []
+        self._arrived = asyncio.Event()
+        self.task = asyncio.create_task(self._follow(broker, stream, after))
+
+    async def _follow(self, broker: Broker, stream: str, after: str | None) -> list[Entry]:
+        async for entry in broker.subscribe(stream, after):
+            self.entries.append(entry)
+            self._arrived.set()
+        return self.entries
+
+    async def has(self, count: int) -> None:
+        """Wait until ``count`` entries have arrived.
+
+        Given the number already in the stream, this is the moment the subscriber
+        has replayed them all and follows live (whether it is live must not matter
+        to what it sees, but this is the case the tests want covered).
+        """
+        async with asyncio.timeout(10):
+            while len(self.entries) < count:
+                self._arrived.clear()
+                await self._arrived.wait()
+        assert not self.task.done(), self.task
+
+
+async def eventually(condition: Callable[[], object], within: float = 5) -> None:
+    """Wait until ``condition()`` (awaited if it is a coroutine) is true, checking every
+    10 ms; fail after ``within`` seconds."""
+    for _ in range(int(within / 0.01)):
+        value = condition()
+        if inspect.isawaitable(value):
+            value = await value
+        if value:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"not true within {within} s: {condition}")
+
+
+async def _missing(broker: Broker, stream: str) -> bool:
+    try:
+        await broker.read(stream)
+    except StreamMissing:
+        return True
+    return False
 
 
 def ids_of(entries: list[Entry]) -> list[str]:
@@ -159,7 +203,7 @@ async def test_ended_stream_expires_after_ttl(broker: Broker) -> None:
     await broker.append("s", b"a")
     await broker.end("s", ttl=0.2)
     assert [e.payload for e in await broker.read("s")] == [b"a"]
-    await asyncio.sleep(0.6)
+    await eventually(lambda: _missing(broker, "s"), within=5)
     with pytest.raises(StreamMissing):
         await broker.read("s")
     with pytest.raises(StreamMissing):
@@ -204,11 +248,11 @@ async def test_subscribe_missing_stream(broker: Broker) -> None:
 
 async def test_subscribe_replays_then_follows_until_end(broker: Broker) -> None:
     first = [await broker.append("s", f"r{i}".encode()) for i in range(3)]
-    task = asyncio.create_task(collect(broker, "s"))
-    await wait_live(task)
+    follower = Follower(broker, "s")
+    await follower.has(3)
     live = [await broker.append("s", f"l{i}".encode()) for i in range(3)]
     await broker.end("s", ttl=60)
-    got = await asyncio.wait_for(task, 5)
+    got = await asyncio.wait_for(follower.task, 5)
     assert ids_of(got) == first + live
     assert [e.payload for e in got] == [b"r0", b"r1", b"r2", b"l0", b"l1", b"l2"]
 
@@ -240,21 +284,22 @@ async def test_subscribe_replays_more_than_a_batch(broker: Broker) -> None:
 
 async def test_live_subscriber_finishes_after_the_last_entry(broker: Broker) -> None:
     await broker.append("s", b"a")
-    task = asyncio.create_task(collect(broker, "s"))
-    await wait_live(task)
+    follower = Follower(broker, "s")
+    await follower.has(1)
     last = await broker.append("s", b"z")
     await broker.end("s", ttl=60)
-    got = await asyncio.wait_for(task, 5)
+    got = await asyncio.wait_for(follower.task, 5)
     assert got[-1].id == last
 
 
 async def test_several_subscribers_see_the_same_sequence(broker: Broker) -> None:
     await broker.append("s", b"0")
-    tasks = [asyncio.create_task(collect(broker, "s")) for _ in range(5)]
-    await wait_live(tasks[0])
+    followers = [Follower(broker, "s") for _ in range(5)]
+    for follower in followers:
+        await follower.has(1)
     ids = [await broker.append("s", f"{i}".encode()) for i in range(1, 20)]
     await broker.end("s", ttl=60)
-    results = await asyncio.wait_for(asyncio.gather(*tasks), 5)
+    results = await asyncio.wait_for(asyncio.gather(*(f.task for f in followers)), 5)
     for got in results:
         assert ids_of(got)[1:] == ids
 
@@ -262,17 +307,17 @@ async def test_several_subscribers_see_the_same_sequence(broker: Broker) -> None
 async def test_subscribers_on_different_streams_are_independent(broker: Broker) -> None:
     await broker.append("a", b"a0")
     await broker.append("b", b"b0")
-    ta = asyncio.create_task(collect(broker, "a"))
-    tb = asyncio.create_task(collect(broker, "b"))
-    await wait_live(ta)
+    fa, fb = Follower(broker, "a"), Follower(broker, "b")
+    await fa.has(1)
+    await fb.has(1)
     await broker.append("a", b"a1")
     await broker.append("b", b"b1")
     await broker.end("a", ttl=60)
-    assert [e.payload for e in await asyncio.wait_for(ta, 5)] == [b"a0", b"a1"]
-    assert not tb.done()
+    assert [e.payload for e in await asyncio.wait_for(fa.task, 5)] == [b"a0", b"a1"]
+    assert not fb.task.done()
     await broker.append("b", b"b2")
     await broker.end("b", ttl=60)
-    assert [e.payload for e in await asyncio.wait_for(tb, 5)] == [b"b0", b"b1", b"b2"]
+    assert [e.payload for e in await asyncio.wait_for(fb.task, 5)] == [b"b0", b"b1", b"b2"]
 
 
 async def test_subscribe_racing_appends_never_skips_or_repeats(broker: Broker) -> None:
@@ -326,19 +371,19 @@ async def test_abandoned_subscription_does_not_disturb_others(broker: Broker) ->
     first = await iterator.__anext__()
     assert first.payload == b"0"
     await iterator.aclose()  # type: ignore[attr-defined]
-    task = asyncio.create_task(collect(broker, "s"))
-    await wait_live(task)
+    follower = Follower(broker, "s")
+    await follower.has(1)
     await broker.append("s", b"1")
     await broker.end("s", ttl=60)
-    assert [e.payload for e in await asyncio.wait_for(task, 5)] == [b"0", b"1"]
+    assert [e.payload for e in await asyncio.wait_for(follower.task, 5)] == [b"0", b"1"]
 
 
 async def test_close_ends_live_subscriptions(broker: Broker) -> None:
     await broker.append("s", b"0")
-    task = asyncio.create_task(collect(broker, "s"))
-    await wait_live(task)
+    follower = Follower(broker, "s")
+    await follower.has(1)
     await broker.close()
-    assert [e.payload for e in await asyncio.wait_for(task, 5)] == [b"0"]
+    assert [e.payload for e in await asyncio.wait_for(follower.task, 5)] == [b"0"]
 
 
 # signals
@@ -374,10 +419,14 @@ async def test_signals_reach_every_listener_in_order(broker: Broker) -> None:
     others, other_tasks = await start_listeners(broker, "other", 1)
     for i in range(10):
         await broker.publish("cancel", f"m{i}".encode())
-    await asyncio.sleep(0.2)
+    # A marker published after them on the other channel: once it is in, anything
+    # misrouted to that channel would be too.
+    await broker.publish("other", PROBE + b"2")
+    await eventually(lambda: all(len(signals(inbox)) >= 10 for inbox in inboxes)
+                     and PROBE + b"2" in others[0])
     for inbox in inboxes:
         assert signals(inbox) == [f"m{i}".encode() for i in range(10)]
-    assert signals(others[0]) == []
+    assert signals(others[0]) == [PROBE + b"2"]
     for task in tasks + other_tasks:
         task.cancel()
 
@@ -389,9 +438,10 @@ async def test_publish_without_listeners_is_fine(broker: Broker) -> None:
 async def test_a_listener_that_leaves_does_not_stop_the_others(broker: Broker) -> None:
     inboxes, tasks = await start_listeners(broker, "c", 2)
     tasks[0].cancel()
-    await asyncio.sleep(0.05)
+    with contextlib.suppress(asyncio.CancelledError):
+        await tasks[0]
     await broker.publish("c", b"after")
-    await asyncio.sleep(0.2)
+    await eventually(lambda: signals(inboxes[1]))
     assert signals(inboxes[1]) == [b"after"]
     tasks[1].cancel()
 
@@ -417,11 +467,11 @@ async def test_entries_appended_on_one_node_reach_subscribers_on_another(
 ) -> None:
     a, b = await redis_nodes(), await redis_nodes()
     first = await a.append("s", b"0")
-    task = asyncio.create_task(collect(b, "s"))
-    await wait_live(task)
+    follower = Follower(b, "s")
+    await follower.has(1)
     ids = [await a.append("s", f"{i}".encode()) for i in range(1, 30)]
     await a.end("s", ttl=60)
-    assert ids_of(await asyncio.wait_for(task, 5)) == [first, *ids]
+    assert ids_of(await asyncio.wait_for(follower.task, 5)) == [first, *ids]
     assert await b.is_ended("s")
     assert await b.last_id("s") == ids[-1]
     assert ids_of(await b.read("s")) == [first, *ids]
@@ -433,7 +483,7 @@ async def test_signals_reach_listeners_on_every_node(redis_nodes: BrokerFactory)
     inbox_a, tasks_a = await start_listeners(a, "cancel", 1)
     inbox_b, tasks_b = await start_listeners(b, "cancel", 2)
     await c.publish("cancel", b"msg_1")
-    await asyncio.sleep(0.2)
+    await eventually(lambda: all(signals(inbox) for inbox in inbox_a + inbox_b))
     for inbox in inbox_a + inbox_b:
         assert signals(inbox) == [b"msg_1"]
     for task in tasks_a + tasks_b:
@@ -448,14 +498,17 @@ async def test_a_new_stream_is_followed_without_waiting_out_the_block(
     stream must still see its first live entry promptly (issue 5: time to first token)."""
     a, b = await redis_nodes(), await redis_nodes()
     await a.append("busy", b"0")
-    busy = asyncio.create_task(collect(b, "busy"))
-    await wait_live(busy)
+    busy = Follower(b, "busy")
+    await busy.has(1)
     for n in range(5):
         stream = f"new{n}"
         await a.append(stream, b"0")
         it = b.subscribe(stream)
         assert (await it.__anext__()).payload == b"0"
-        await asyncio.sleep(0.05)  # the reader is back in XREAD by now
+        # Why a sleep: the case wanted is the reader blocked in XREAD again when the
+        # entry comes, and nothing outside the reader shows that; correctness does not
+        # depend on it (an entry before the XREAD is read by it all the same).
+        await asyncio.sleep(0.05)
         loop = asyncio.get_running_loop()
         sent = loop.time()
         await a.append(stream, b"1")
@@ -463,7 +516,7 @@ async def test_a_new_stream_is_followed_without_waiting_out_the_block(
         assert loop.time() - sent < 0.5
         await it.aclose()  # type: ignore[attr-defined]
     await a.end("busy", ttl=60)
-    await asyncio.wait_for(busy, 5)
+    await asyncio.wait_for(busy.task, 5)
 
 
 @redis_only
@@ -472,14 +525,14 @@ async def test_many_streams_share_one_reader(redis_nodes: BrokerFactory) -> None
     streams = [f"chat{i}" for i in range(150)]
     for s in streams:
         await a.append(s, b"0")
-    tasks = [asyncio.create_task(collect(b, s)) for s in streams for _ in range(2)]
-    await wait_live(tasks[0], 0.3)
+    followers = [Follower(b, s) for s in streams for _ in range(2)]
+    await asyncio.gather(*(follower.has(1) for follower in followers))
     for round_ in range(1, 4):
         for s in streams:
             await a.append(s, str(round_).encode())
     for s in streams:
         await a.end(s, ttl=60)
-    results = await asyncio.wait_for(asyncio.gather(*tasks), 15)
+    results = await asyncio.wait_for(asyncio.gather(*(f.task for f in followers)), 15)
     assert all([e.payload for e in got] == [b"0", b"1", b"2", b"3"] for got in results)
 
 
@@ -545,8 +598,8 @@ async def test_nodes_survive_a_redis_restart(private_redis: PrivateRedis) -> Non
     await reader.start()
     try:
         before = [await writer.append("s", b"before") for _ in range(3)]
-        subscription = asyncio.create_task(collect(reader, "s"))
-        await wait_live(subscription)
+        subscription = Follower(reader, "s")
+        await subscription.has(3)
         inboxes, listeners = await start_listeners(reader, "cancel", 1)
 
         private_redis.kill()
@@ -576,7 +629,7 @@ async def test_nodes_survive_a_redis_restart(private_redis: PrivateRedis) -> Non
 
         outage_listener = asyncio.create_task(first_signal())
         await asyncio.sleep(0.3)  # the background readers are retrying meanwhile
-        assert not subscription.done()
+        assert not subscription.task.done()
 
         private_redis.start()
         for _ in range(100):
@@ -587,7 +640,7 @@ async def test_nodes_survive_a_redis_restart(private_redis: PrivateRedis) -> Non
         # The restarted Redis kept nothing; new auto ids still sort after the old ones.
         after = [await writer.append("s", b"after") for _ in range(3)]
         await writer.end("s", ttl=60)
-        got = await asyncio.wait_for(subscription, 10)
+        got = await asyncio.wait_for(subscription.task, 10)
         assert ids_of(got) == before + after
 
         for _ in range(200):
@@ -617,14 +670,17 @@ async def test_subscribe_batches_yields_the_same_entries_grouped(broker: Broker)
     for i in range(5):
         await broker.append("batched", f"e{i}".encode())
     batches: list[list[bytes]] = []
+    replayed = asyncio.Event()
 
     async def follow() -> None:
         async for batch in broker.subscribe_batches("batched"):
             assert batch, "a batch is never empty"
             batches.append([e.payload for e in batch])
+            if sum(map(len, batches)) >= 5:
+                replayed.set()
 
     task = asyncio.create_task(follow())
-    await asyncio.sleep(0.05)
+    await asyncio.wait_for(replayed.wait(), 5)  # now it follows live
     for i in range(5, 8):
         await broker.append("batched", f"e{i}".encode())
     await broker.end("batched", ttl=5)
@@ -634,12 +690,12 @@ async def test_subscribe_batches_yields_the_same_entries_grouped(broker: Broker)
 
 async def test_append_many_appends_in_order_for_live_and_late_readers(broker: Broker) -> None:
     await broker.append("many", b"first", id="1-0")
-    live = asyncio.create_task(collect(broker, "many"))
-    await wait_live(live)
+    live = Follower(broker, "many")
+    await live.has(1)
     await broker.append_many("many", [(b"a", "2-1"), (b"b", "3-2"), (b"c", "4-4")])
     await broker.append_many("many", [])
     await broker.end("many", ttl=5)
-    seen = await asyncio.wait_for(live, 5)
+    seen = await asyncio.wait_for(live.task, 5)
     assert [(e.id, e.payload) for e in seen] == [
         ("1-0", b"first"), ("2-1", b"a"), ("3-2", b"b"), ("4-4", b"c")]
     assert [e.id for e in await collect(broker, "many", "2-1")] == ["3-2", "4-4"]

@@ -8,9 +8,10 @@ The server runs in production mode with issuer and audience configured.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from urllib.parse import urlencode
 
 import httpx
@@ -205,13 +206,21 @@ def test_hub_publish_and_subscriptions_api_need_grants(server) -> None:
 
 
 def _collect(server: RunningServer, token: str | None, params: dict, want: int,
-             within: float = 5) -> list[str]:
+             within: float = 5, opened: Callable[[], object] | None = None) -> list[str]:
+    """The data of up to ``want`` updates; ``opened`` is called once the 200 has arrived.
+
+    Why the 200 is enough to know the subscription is live: the hub registers a
+    subscriber before it answers (``hub/subscribe.py`` ``open_subscription``), so no
+    update published after the answer can miss it.
+    """
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     data: list[str] = []
     deadline = time.monotonic() + within
     with httpx.Client(timeout=httpx.Timeout(10, read=within)) as c, c.stream(
             "GET", f"{server.url}/.well-known/mercure", params=params, headers=headers) as r:
         assert r.status_code == 200
+        if opened is not None:
+            opened()
         decoder = SSEDecoder()
         try:
             for chunk in r.iter_raw():
@@ -232,8 +241,8 @@ def test_private_updates_reach_only_the_owner_live_and_on_replay(server) -> None
     ready = threading.Barrier(len(watchers) * 2 + 1)
 
     def watch(name: str, token: str | None, params: dict) -> None:
-        ready.wait(timeout=10)
-        results[name] = _collect(server, token, params, want=2, within=4)
+        results[name] = _collect(server, token, params, want=2, within=4,
+                                 opened=functools.partial(ready.wait, timeout=10))
 
     threads = []
     for name, token in watchers.items():
@@ -242,8 +251,7 @@ def test_private_updates_reach_only_the_owner_live_and_on_replay(server) -> None
             threads.append(threading.Thread(target=watch, args=(key, token, params)))
     for t in threads:
         t.start()
-    ready.wait(timeout=10)
-    time.sleep(0.5)  # let the subscriptions open: nothing to poll from outside the server
+    ready.wait(timeout=10)  # every subscription has its 200, so it is registered
     assert _publish(server, PUBLISHER, marker, private=True).status_code == 200
     assert _publish(server, PUBLISHER, "public " + marker, private=False).status_code == 200
     for t in threads:

@@ -117,14 +117,37 @@ def error(kind: str, message: str) -> tuple[str, dict[str, Any]]:
     return "error", {"type": "error", "error": {"type": kind, "message": message}}
 
 
+def stream_name(message_id: str) -> str:
+    """The broker stream holding a reply's events."""
+    return f"chat:{message_id}"
+
+
 def finale(
-    stop_reason: str, output_tokens: int, error_event: tuple[str, str] | None = None
-) -> list[tuple[str, dict[str, Any]]]:
-    """The closing events, in the order every reply ends with them.
+    stop_reason: str,
+    output_tokens: int,
+    failure: tuple[str, str] | None,
+    *,
+    after: int,
+    offset: int,
+) -> list[tuple[bytes, str]]:
+    """The closing events, encoded with their ids, numbered from ``after + 1``.
+
+    Every reply ends with them in this order, whoever writes the ending: the
+    generation, a node recovering a dead node's reply, or a resume rebuilt from
+    the store. ``failure`` (``(kind, message)``) adds an ``error`` event first.
 
     Why a fixed shape: a resume rebuilt from the store must know which of these
     a client already has from the sequence number alone.
     """
-    events = [] if error_event is None else [error(*error_event)]
     closing = [content_block_stop(), message_delta(stop_reason, output_tokens), message_stop()]
-    return [*events, *closing]
+    if failure is not None:
+        closing.insert(0, error(*failure))
+    return [
+        (sse(name, data, seq, offset), event_id(seq, offset))
+        for seq, (name, data) in enumerate(closing, start=after + 1)
+    ]
+
+
+def finale_length(failure: tuple[str, str] | None) -> int:
+    """How many events ``finale`` writes: what a rebuild counts back from the final id."""
+    return 3 if failure is None else 4

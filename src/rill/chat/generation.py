@@ -166,8 +166,9 @@ class Generation:
         self.status = status
         stop_reason = {"complete": finish.stop_reason, "error": "error"}.get(status, status)
         output_tokens = finish.output_tokens or self.deltas
-        closing = events.finale(stop_reason, output_tokens, failure)
-        final_id = events.event_id(self.seq + len(closing), self.length)
+        closing = events.finale(stop_reason, output_tokens, failure,
+                                after=self.seq, offset=self.length)
+        final_id = closing[-1][1]
         text = self.text
         try:
             await self._store.finish_message(
@@ -183,8 +184,9 @@ class Generation:
             log.exception("could not store the finished reply",
                           extra={"event": "finish_failed", "message_id": self.message_id})
         try:
-            for event in closing:
-                await self._emit(event)
+            for payload, eid in closing:
+                await self._broker.append(self.stream, payload, id=eid)
+                self.seq += 1
             await self._broker.end(self.stream, self._stream_ttl)
         except RillError:
             # The stored message is final; resumes rebuild the ending from it.

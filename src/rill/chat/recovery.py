@@ -51,10 +51,6 @@ _BODY = frozenset({"message_start", "content_block_start", "content_block_delta"
 _PAGE = 1000
 
 
-def _stream_name(message_id: str) -> str:
-    return f"chat:{message_id}"
-
-
 class NodeRecovery:
     def __init__(
         self, store: Store, broker: Broker, *, node_id: str, timeout: float, stream_ttl: float
@@ -158,7 +154,7 @@ class NodeRecovery:
 
     async def recover_reply(self, message: Message) -> bool:
         """End one orphaned reply as ``interrupted``; False if it had ended already."""
-        stream = _stream_name(message.id)
+        stream = events.stream_name(message.id)
         try:
             entries = await self._read_all(stream)
         except StreamMissing:
@@ -171,18 +167,17 @@ class NodeRecovery:
             )
             return row.status == "interrupted"
         text, seq, input_tokens, deltas = _replay(entries)
-        closing = events.finale("interrupted", deltas)
-        final_id = events.event_id(seq + len(closing), len(text))
+        closing = events.finale("interrupted", deltas, None, after=seq, offset=len(text))
+        final_id = closing[-1][1]
         row = await self.store.finish_message(
             message.id, content=text, status="interrupted", stop_reason="interrupted",
             usage=Usage(input_tokens, deltas), final_event_id=final_id,
         )
         if row.status != "interrupted" or row.final_event_id != final_id:
             return False  # the owner finished it after all, and publishes its own ending
-        for index, event in enumerate(closing, start=seq + 1):
+        for payload, eid in closing:
             try:
-                await self.broker.append(stream, events.sse(*event, index, len(text)),
-                                         id=events.event_id(index, len(text)))
+                await self.broker.append(stream, payload, id=eid)
             except InvalidInput:
                 continue  # another recoverer appended this very event first
         with contextlib.suppress(StreamMissing):

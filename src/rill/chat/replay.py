@@ -47,10 +47,9 @@ def rebuild(message: Message, model: str, after: str | None) -> list[bytes]:
     stop_reason = message.stop_reason or message.status
     failure = ("api_error", message.error) if message.status == "error" and message.error else None
     closing = events.finale(
-        stop_reason, message.usage.output_tokens if message.usage else 0, failure
+        stop_reason, message.usage.output_tokens if message.usage else 0, failure,
+        after=final_seq - events.finale_length(failure), offset=length,
     )
-    first = final_seq - len(closing) + 1
-    for index, event in enumerate(closing):
-        if first + index > seq:
-            out.append(events.sse(*event, first + index, length))
+    skip = max(seq - (final_seq - len(closing)), 0)
+    out += [payload for payload, _ in closing[skip:]]
     return out

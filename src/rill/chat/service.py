@@ -21,6 +21,7 @@ from rill import metrics
 from rill.broker.base import Broker, Entry, StreamMissing, compare_ids
 from rill.chat import events, replay
 from rill.chat.context import build_request, estimate_tokens
+from rill.chat.events import stream_name
 from rill.chat.generation import Generation
 from rill.chat.recovery import NodeRecovery
 from rill.config import BotConfig, Settings
@@ -39,10 +40,6 @@ log = logging.getLogger("rill.chat")
 
 CANCEL_CHANNEL = "chat:cancel"
 _KNOWN_USERS = 100_000
-
-
-def stream_name(message_id: str) -> str:
-    return f"chat:{message_id}"
 
 
 @dataclass(frozen=True, slots=True)

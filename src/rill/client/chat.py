@@ -10,14 +10,17 @@ sees every delta once. Error answers raise :class:`~rill.client.errors.APIError`
         async for event in chat.send("echo", "hello"):
             ...
 
-The two classes share every path, body and parser below; they differ only in I/O.
+``_BaseChatClient`` builds every request and reads every answer; the two clients
+only send them, as httpx's ``Client`` and ``AsyncClient`` share ``BaseClient``.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
+from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Generic, Self, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -34,6 +37,9 @@ from rill.client.sse import (
 )
 
 __all__ = ["AsyncChatClient", "ChatClient"]
+
+T = TypeVar("T")
+HttpT = TypeVar("HttpT", httpx.Client, httpx.AsyncClient)
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 MESSAGE_ID_HEADER = "X-Rill-Message-Id"
@@ -74,25 +80,6 @@ def _note_message_id(reply: Reply) -> Callable[[httpx.Response], None]:
     return note
 
 
-def _history_params(
-    chatbot_id: str, conversation_id: str | None, before: str | None, limit: int
-) -> dict[str, str]:
-    params = {"chatbotId": chatbot_id, "limit": str(limit)}
-    if conversation_id is not None:
-        params["conversationId"] = conversation_id
-    if before is not None:
-        params["before"] = before
-    return params
-
-
-def _conversation_body(chatbot_id: str, title: str | None) -> dict[str, str]:
-    return {"chatbotId": chatbot_id} | ({"title": title} if title is not None else {})
-
-
-def _conversations(body: dict[str, Any]) -> list[Conversation]:
-    return [Conversation.from_json(c) for c in body.get("conversations") or []]
-
-
 def _set_token(headers: httpx.Headers, token: str | None) -> None:
     if token:
         headers["Authorization"] = f"Bearer {token}"
@@ -100,22 +87,65 @@ def _set_token(headers: httpx.Headers, token: str | None) -> None:
         headers.pop("Authorization", None)
 
 
-class AsyncChatClient:
-    """The chat API over ``httpx.AsyncClient``."""
+def _conversations(body: dict[str, Any]) -> list[Conversation]:
+    return [Conversation.from_json(c) for c in body.get("conversations") or []]
+
+
+# Any: decoded JSON, the boundary; each call's ``read`` turns it into a typed value.
+def _nothing(body: Any) -> None:
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Call(Generic[T]):
+    """One JSON API request, and how to read its answer into a typed value."""
+
+    method: str
+    path: str
+    read: Callable[[Any], T]
+    params: dict[str, str] | None = None
+    json: dict[str, str] | None = None
+
+    def answer(self, response: httpx.Response) -> T:
+        raise_for_problem(response)
+        return self.read(None if response.status_code == 204 else response.json())
+
+
+@dataclass(frozen=True, slots=True)
+class _ReplyOpening:
+    """How to open one reply's event stream, and the ``Reply`` it fills."""
+
+    request: SSERequest
+    reply: Reply
+    reconnect: Callable[[], SSERequest | None] | None = None
+    on_response: Callable[[httpx.Response], None] | None = None
+    last_event_id: str = ""
+
+
+class _BaseChatClient(ABC, Generic[HttpT]):
+    """Everything but the I/O: settings, auth, the requests and how their answers read.
+
+    Each public method of the two clients below is one line: build the request
+    here, send it with their own httpx client, read the answer here.
+    """
 
     def __init__(
         self,
         base_url: str = DEFAULT_URL,
         token: str | None = None,
         *,
-        http: httpx.AsyncClient | None = None,
+        http: HttpT | None = None,
         policy: ReconnectPolicy | None = None,
     ) -> None:
         self._owns_http = http is None
-        self._http = http or httpx.AsyncClient(base_url=base_url, timeout=DEFAULT_TIMEOUT)
+        self._http: HttpT = http or self._new_http(base_url)
         #: How ``send`` and ``resume`` reconnect a dropped stream.
         self.policy = policy or ReconnectPolicy()
         self.token = token
+
+    @abstractmethod
+    def _new_http(self, base_url: str) -> HttpT:
+        """The httpx client to use when the caller gives none (closed with this one)."""
 
     @property
     def base_url(self) -> str:
@@ -130,37 +160,105 @@ class AsyncChatClient:
         self._token = token
         _set_token(self._http.headers, token)
 
-    # Any: decoded JSON, the boundary; each caller turns it into a typed value.
-    async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = await self._http.request(method, path, **kwargs)
-        raise_for_problem(response)
-        return None if response.status_code == 204 else response.json()
+    def _session_call(self) -> _Call[Session]:
+        return _Call("POST", "/api/session", self._took_session)
 
-    async def session(self) -> Session:
-        """Create (or refresh) this client's session; later calls use its token."""
-        session = Session.from_json(await self._call("POST", "/api/session"))
+    def _took_session(self, body: Any) -> Session:
+        session = Session.from_json(body)
         self.token = session.token
         return session
 
+    def _me_call(self) -> _Call[str]:
+        return _Call("GET", "/api/me", lambda body: str(body["userId"]))
+
+    def _bots_call(self) -> _Call[list[Bot]]:
+        return _Call("GET", "/api/bots", lambda body: [Bot.from_json(b) for b in body])
+
+    def _send_opening(
+        self, chatbot_id: str, message: str, conversation_id: str | None
+    ) -> _ReplyOpening:
+        reply = Reply()
+        return _ReplyOpening(
+            _chat_request(chatbot_id, message, conversation_id),
+            reply,
+            reconnect=_resumer(reply),
+            on_response=_note_message_id(reply),
+        )
+
+    def _resume_opening(self, message_id: str, last_event_id: str | None) -> _ReplyOpening:
+        return _ReplyOpening(
+            _stream_request(message_id),
+            Reply(message_id=message_id),
+            last_event_id=last_event_id or "",
+        )
+
+    def _cancel_call(self, message_id: str) -> _Call[CancelResult]:
+        path = f"/api/chat/{quote(message_id, safe='')}/cancel"
+        return _Call("POST", path, CancelResult.from_json)
+
+    def _history_call(
+        self, chatbot_id: str, conversation_id: str | None, before: str | None, limit: int
+    ) -> _Call[HistoryPage]:
+        params = {"chatbotId": chatbot_id, "limit": str(limit)}
+        if conversation_id is not None:
+            params["conversationId"] = conversation_id
+        if before is not None:
+            params["before"] = before
+        return _Call("GET", "/api/history", HistoryPage.from_json, params=params)
+
+    def _conversations_call(self, chatbot_id: str | None) -> _Call[list[Conversation]]:
+        params = {"chatbotId": chatbot_id} if chatbot_id is not None else None
+        return _Call("GET", "/api/conversations", _conversations, params=params)
+
+    def _new_conversation_call(
+        self, chatbot_id: str, title: str | None
+    ) -> _Call[Conversation]:
+        body = {"chatbotId": chatbot_id} | ({"title": title} if title is not None else {})
+        return _Call("POST", "/api/conversations", Conversation.from_json, json=body)
+
+    def _delete_conversation_call(self, conversation_id: str) -> _Call[None]:
+        path = f"/api/conversations/{quote(conversation_id, safe='')}"
+        return _Call("DELETE", path, _nothing)
+
+
+class AsyncChatClient(_BaseChatClient[httpx.AsyncClient]):
+    """The chat API over ``httpx.AsyncClient``."""
+
+    def _new_http(self, base_url: str) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=base_url, timeout=DEFAULT_TIMEOUT)
+
+    async def _send(self, call: _Call[T]) -> T:
+        response = await self._http.request(
+            call.method, call.path, params=call.params, json=call.json
+        )
+        return call.answer(response)
+
+    def _open(self, opening: _ReplyOpening) -> AsyncReplyStream:
+        source = AsyncEventSource(
+            self._http,
+            opening.request,
+            policy=self.policy,
+            reconnect=opening.reconnect,
+            last_event_id=opening.last_event_id,
+            on_response=opening.on_response,
+        )
+        return AsyncReplyStream(source, opening.reply)
+
+    async def session(self) -> Session:
+        """Create (or refresh) this client's session; later calls use its token."""
+        return await self._send(self._session_call())
+
     async def me(self) -> str:
-        return str((await self._call("GET", "/api/me"))["userId"])
+        return await self._send(self._me_call())
 
     async def bots(self) -> list[Bot]:
-        return [Bot.from_json(b) for b in await self._call("GET", "/api/bots")]
+        return await self._send(self._bots_call())
 
     def send(
         self, chatbot_id: str, message: str, conversation_id: str | None = None
     ) -> AsyncReplyStream:
         """Start a turn; iterate the result for events, or ``await ….collect()``."""
-        reply = Reply()
-        source = AsyncEventSource(
-            self._http,
-            _chat_request(chatbot_id, message, conversation_id),
-            policy=self.policy,
-            reconnect=_resumer(reply),
-            on_response=_note_message_id(reply),
-        )
-        return AsyncReplyStream(source, reply)
+        return self._open(self._send_opening(chatbot_id, message, conversation_id))
 
     async def ask(
         self, chatbot_id: str, message: str, conversation_id: str | None = None
@@ -170,17 +268,10 @@ class AsyncChatClient:
 
     def resume(self, message_id: str, last_event_id: str | None = None) -> AsyncReplyStream:
         """The events after ``last_event_id`` (all of them without it), then live ones."""
-        source = AsyncEventSource(
-            self._http,
-            _stream_request(message_id),
-            policy=self.policy,
-            last_event_id=last_event_id or "",
-        )
-        return AsyncReplyStream(source, Reply(message_id=message_id))
+        return self._open(self._resume_opening(message_id, last_event_id))
 
     async def cancel(self, message_id: str) -> CancelResult:
-        path = f"/api/chat/{quote(message_id, safe='')}/cancel"
-        return CancelResult.from_json(await self._call("POST", path))
+        return await self._send(self._cancel_call(message_id))
 
     async def history(
         self,
@@ -189,19 +280,16 @@ class AsyncChatClient:
         before: str | None = None,
         limit: int = 20,
     ) -> HistoryPage:
-        params = _history_params(chatbot_id, conversation_id, before, limit)
-        return HistoryPage.from_json(await self._call("GET", "/api/history", params=params))
+        return await self._send(self._history_call(chatbot_id, conversation_id, before, limit))
 
     async def conversations(self, chatbot_id: str | None = None) -> list[Conversation]:
-        params = {"chatbotId": chatbot_id} if chatbot_id is not None else None
-        return _conversations(await self._call("GET", "/api/conversations", params=params))
+        return await self._send(self._conversations_call(chatbot_id))
 
     async def new_conversation(self, chatbot_id: str, title: str | None = None) -> Conversation:
-        body = _conversation_body(chatbot_id, title)
-        return Conversation.from_json(await self._call("POST", "/api/conversations", json=body))
+        return await self._send(self._new_conversation_call(chatbot_id, title))
 
     async def delete_conversation(self, conversation_id: str) -> None:
-        await self._call("DELETE", f"/api/conversations/{quote(conversation_id, safe='')}")
+        await self._send(self._delete_conversation_call(conversation_id))
 
     async def aclose(self) -> None:
         if self._owns_http:
@@ -216,80 +304,49 @@ class AsyncChatClient:
         await self.aclose()
 
 
-class ChatClient:
+class ChatClient(_BaseChatClient[httpx.Client]):
     """The chat API over ``httpx.Client``: the same methods, blocking."""
 
-    def __init__(
-        self,
-        base_url: str = DEFAULT_URL,
-        token: str | None = None,
-        *,
-        http: httpx.Client | None = None,
-        policy: ReconnectPolicy | None = None,
-    ) -> None:
-        self._owns_http = http is None
-        self._http = http or httpx.Client(base_url=base_url, timeout=DEFAULT_TIMEOUT)
-        self.policy = policy or ReconnectPolicy()
-        self.token = token
+    def _new_http(self, base_url: str) -> httpx.Client:
+        return httpx.Client(base_url=base_url, timeout=DEFAULT_TIMEOUT)
 
-    @property
-    def base_url(self) -> str:
-        return str(self._http.base_url).rstrip("/")
+    def _send(self, call: _Call[T]) -> T:
+        response = self._http.request(call.method, call.path, params=call.params, json=call.json)
+        return call.answer(response)
 
-    @property
-    def token(self) -> str | None:
-        return self._token
-
-    @token.setter
-    def token(self, token: str | None) -> None:
-        self._token = token
-        _set_token(self._http.headers, token)
-
-    # Any: decoded JSON, the boundary.
-    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = self._http.request(method, path, **kwargs)
-        raise_for_problem(response)
-        return None if response.status_code == 204 else response.json()
+    def _open(self, opening: _ReplyOpening) -> ReplyStream:
+        source = EventSource(
+            self._http,
+            opening.request,
+            policy=self.policy,
+            reconnect=opening.reconnect,
+            last_event_id=opening.last_event_id,
+            on_response=opening.on_response,
+        )
+        return ReplyStream(source, opening.reply)
 
     def session(self) -> Session:
-        session = Session.from_json(self._call("POST", "/api/session"))
-        self.token = session.token
-        return session
+        return self._send(self._session_call())
 
     def me(self) -> str:
-        return str(self._call("GET", "/api/me")["userId"])
+        return self._send(self._me_call())
 
     def bots(self) -> list[Bot]:
-        return [Bot.from_json(b) for b in self._call("GET", "/api/bots")]
+        return self._send(self._bots_call())
 
     def send(
         self, chatbot_id: str, message: str, conversation_id: str | None = None
     ) -> ReplyStream:
-        reply = Reply()
-        source = EventSource(
-            self._http,
-            _chat_request(chatbot_id, message, conversation_id),
-            policy=self.policy,
-            reconnect=_resumer(reply),
-            on_response=_note_message_id(reply),
-        )
-        return ReplyStream(source, reply)
+        return self._open(self._send_opening(chatbot_id, message, conversation_id))
 
     def ask(self, chatbot_id: str, message: str, conversation_id: str | None = None) -> Reply:
         return self.send(chatbot_id, message, conversation_id).collect()
 
     def resume(self, message_id: str, last_event_id: str | None = None) -> ReplyStream:
-        source = EventSource(
-            self._http,
-            _stream_request(message_id),
-            policy=self.policy,
-            last_event_id=last_event_id or "",
-        )
-        return ReplyStream(source, Reply(message_id=message_id))
+        return self._open(self._resume_opening(message_id, last_event_id))
 
     def cancel(self, message_id: str) -> CancelResult:
-        path = f"/api/chat/{quote(message_id, safe='')}/cancel"
-        return CancelResult.from_json(self._call("POST", path))
+        return self._send(self._cancel_call(message_id))
 
     def history(
         self,
@@ -298,19 +355,16 @@ class ChatClient:
         before: str | None = None,
         limit: int = 20,
     ) -> HistoryPage:
-        params = _history_params(chatbot_id, conversation_id, before, limit)
-        return HistoryPage.from_json(self._call("GET", "/api/history", params=params))
+        return self._send(self._history_call(chatbot_id, conversation_id, before, limit))
 
     def conversations(self, chatbot_id: str | None = None) -> list[Conversation]:
-        params = {"chatbotId": chatbot_id} if chatbot_id is not None else None
-        return _conversations(self._call("GET", "/api/conversations", params=params))
+        return self._send(self._conversations_call(chatbot_id))
 
     def new_conversation(self, chatbot_id: str, title: str | None = None) -> Conversation:
-        body = _conversation_body(chatbot_id, title)
-        return Conversation.from_json(self._call("POST", "/api/conversations", json=body))
+        return self._send(self._new_conversation_call(chatbot_id, title))
 
     def delete_conversation(self, conversation_id: str) -> None:
-        self._call("DELETE", f"/api/conversations/{quote(conversation_id, safe='')}")
+        self._send(self._delete_conversation_call(conversation_id))
 
     def close(self) -> None:
         if self._owns_http:

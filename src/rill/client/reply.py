@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Self
+from typing import Generic, Self, TypeVar
 
 from rill.client.events import (
     ChatEvent,
@@ -18,8 +19,12 @@ from rill.client.events import (
 )
 from rill.client.models import Usage
 from rill.client.sse import AsyncEventSource, EventSource
+from rill.sse import ServerSentEvent
 
 __all__ = ["AsyncReplyStream", "Reply", "ReplyStream"]
+
+SourceT = TypeVar("SourceT", EventSource, AsyncEventSource)
+EventsT = TypeVar("EventsT")
 
 
 @dataclass(slots=True)
@@ -66,17 +71,32 @@ class Reply:
                 pass
 
 
-class AsyncReplyStream:
+class _ReplyStreamBase(ABC, Generic[SourceT, EventsT]):
+    """What both flavours share: the reply so far, and how each event updates it."""
+
+    def __init__(self, source: SourceT, reply: Reply) -> None:
+        self.reply = reply
+        self._source: SourceT = source
+        self._events = self._run()
+
+    @abstractmethod
+    def _run(self) -> EventsT:
+        """The typed events until ``message_stop``: the one part that does I/O."""
+
+    def _take(self, sse: ServerSentEvent) -> ChatEvent:
+        event = parse_chat_event(sse)
+        self.reply.apply(event)
+        return event
+
+
+class AsyncReplyStream(
+    _ReplyStreamBase[AsyncEventSource, AsyncGenerator[ChatEvent, None]]
+):
     """The typed events of one reply, as they arrive; ``reply`` accumulates them.
 
     Iterate it once (``async for event in stream``), or ``await stream.collect()``
     for the finished :class:`Reply`. Iteration ends after ``message_stop``.
     """
-
-    def __init__(self, source: AsyncEventSource, reply: Reply) -> None:
-        self.reply = reply
-        self._source = source
-        self._events = self._run()
 
     def __aiter__(self) -> AsyncIterator[ChatEvent]:
         return self._events
@@ -84,9 +104,7 @@ class AsyncReplyStream:
     async def _run(self) -> AsyncGenerator[ChatEvent, None]:
         try:
             async for sse in self._source:
-                event = parse_chat_event(sse)
-                self.reply.apply(event)
-                yield event
+                yield self._take(sse)
                 if self.reply.done:
                     return
         finally:
@@ -109,13 +127,8 @@ class AsyncReplyStream:
         await self.aclose()
 
 
-class ReplyStream:
+class ReplyStream(_ReplyStreamBase[EventSource, Generator[ChatEvent, None, None]]):
     """The sync twin of :class:`AsyncReplyStream`."""
-
-    def __init__(self, source: EventSource, reply: Reply) -> None:
-        self.reply = reply
-        self._source = source
-        self._events = self._run()
 
     def __iter__(self) -> Iterator[ChatEvent]:
         return self._events
@@ -123,9 +136,7 @@ class ReplyStream:
     def _run(self) -> Generator[ChatEvent, None, None]:
         try:
             for sse in self._source:
-                event = parse_chat_event(sse)
-                self.reply.apply(event)
-                yield event
+                yield self._take(sse)
                 if self.reply.done:
                     return
         finally:

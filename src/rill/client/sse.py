@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Generic, Self, TypeVar
 
 import httpx
 
@@ -43,6 +44,9 @@ __all__ = [
     "ReconnectPolicy",
     "SSERequest",
 ]
+
+ClientT = TypeVar("ClientT", httpx.Client, httpx.AsyncClient)
+EventsT = TypeVar("EventsT")
 
 #: Read timeout well above the 15 s heartbeat, so an idle but live stream never times out.
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, read=60.0)
@@ -171,15 +175,32 @@ class _Reconnector:
         return self.policy.delay(self.failures, self.retry)
 
 
-class _SourceBase:
+class _SourceBase(ABC, Generic[ClientT, EventsT]):
+    """Everything but the I/O: the request, the reconnection state, the response check.
+
+    The two flavours below only open the connection, read its chunks and sleep
+    before reconnecting, each with its own kind of httpx client.
+    """
+
     def __init__(
         self,
-        request: SSERequest,
-        policy: ReconnectPolicy | None,
-        reconnect: Callable[[], SSERequest | None] | None,
-        last_event_id: str,
+        client: ClientT,
+        request: SSERequest | str,
+        *,
+        policy: ReconnectPolicy | None = None,
+        reconnect: Callable[[], SSERequest | None] | None = None,
+        last_event_id: str = "",
+        on_response: Callable[[httpx.Response], None] | None = None,
     ) -> None:
+        request = SSERequest(request) if isinstance(request, str) else request
         self._state = _Reconnector(request, policy or ReconnectPolicy(), reconnect, last_event_id)
+        self._client: ClientT = client
+        self._on_response = on_response
+        self._events = self._run()
+
+    @abstractmethod
+    def _run(self) -> EventsT:
+        """The events, reconnecting as needed: the one part that does I/O."""
 
     @property
     def last_event_id(self) -> str:
@@ -191,25 +212,19 @@ class _SourceBase:
         """The server's reconnection time in ms, once it has sent one."""
         return self._state.retry
 
+    def _opened(self, response: httpx.Response) -> bool:
+        """Whether to read this (fully read if it failed) response's events."""
+        if not self._state.accept(response):
+            return False
+        if self._on_response is not None:
+            self._on_response(response)
+        return True
 
-class AsyncEventSource(_SourceBase):
+
+class AsyncEventSource(
+    _SourceBase[httpx.AsyncClient, AsyncGenerator[ServerSentEvent, None]]
+):
     """Iterate with ``async for``; close with ``aclose()`` or ``async with``."""
-
-    def __init__(
-        self,
-        client: httpx.AsyncClient,
-        request: SSERequest | str,
-        *,
-        policy: ReconnectPolicy | None = None,
-        reconnect: Callable[[], SSERequest | None] | None = None,
-        last_event_id: str = "",
-        on_response: Callable[[httpx.Response], None] | None = None,
-    ) -> None:
-        request = SSERequest(request) if isinstance(request, str) else request
-        super().__init__(request, policy, reconnect, last_event_id)
-        self._client = client
-        self._on_response = on_response
-        self._events = self._run()
 
     def __aiter__(self) -> AsyncIterator[ServerSentEvent]:
         return self._events
@@ -233,10 +248,8 @@ class AsyncEventSource(_SourceBase):
                 async with self._client.stream(**state.next_request()) as response:
                     if not response.is_success:
                         await response.aread()
-                    if not state.accept(response):
+                    if not self._opened(response):
                         return
-                    if self._on_response is not None:
-                        self._on_response(response)
                     async for chunk in response.aiter_bytes():
                         for event in state.feed(chunk):
                             state.last_event_id = event.id
@@ -247,24 +260,8 @@ class AsyncEventSource(_SourceBase):
             await asyncio.sleep(state.wait_before_reconnect(failure))
 
 
-class EventSource(_SourceBase):
+class EventSource(_SourceBase[httpx.Client, Generator[ServerSentEvent, None, None]]):
     """Iterate with ``for``; close with ``close()`` or ``with``."""
-
-    def __init__(
-        self,
-        client: httpx.Client,
-        request: SSERequest | str,
-        *,
-        policy: ReconnectPolicy | None = None,
-        reconnect: Callable[[], SSERequest | None] | None = None,
-        last_event_id: str = "",
-        on_response: Callable[[httpx.Response], None] | None = None,
-    ) -> None:
-        request = SSERequest(request) if isinstance(request, str) else request
-        super().__init__(request, policy, reconnect, last_event_id)
-        self._client = client
-        self._on_response = on_response
-        self._events = self._run()
 
     def __iter__(self) -> Iterator[ServerSentEvent]:
         return self._events
@@ -288,10 +285,8 @@ class EventSource(_SourceBase):
                 with self._client.stream(**state.next_request()) as response:
                     if not response.is_success:
                         response.read()
-                    if not state.accept(response):
+                    if not self._opened(response):
                         return
-                    if self._on_response is not None:
-                        self._on_response(response)
                     for chunk in response.iter_bytes():
                         for event in state.feed(chunk):
                             state.last_event_id = event.id

@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import signal
-import time
+
+import httpx
 
 from tests.conftest import start_server
+from tests.reliability.support import poll
 
 from .helpers import authed, read_stream, resume
 
 CONFIG = '[[bots]]\nid = "slow"\nname = "Slow"\nprovider = "echo"\npace = 0.05\n'
 LONG = " ".join(f"k{i}" for i in range(300))
+
+
+def _saved_text(client: httpx.Client, message_id: str) -> int:
+    """How many characters of the reply the store holds (its last checkpoint)."""
+    page = client.get("/api/history", params={"chatbotId": "slow"}).json()
+    reply = next(m for m in page["messages"] if m["id"] == message_id)
+    assert reply["status"] == "streaming"
+    return len(reply["content"])
 
 
 def test_sigkill_mid_reply_leaves_it_interrupted_with_checkpointed_text(tmp_path):
@@ -22,7 +32,9 @@ def test_sigkill_mid_reply_leaves_it_interrupted_with_checkpointed_text(tmp_path
             with client.stream("POST", "/api/chat",
                                json={"chatbotId": "slow", "message": LONG}) as r:
                 head = read_stream(r, stop_after_bytes=900)
-            time.sleep(2.5)  # past at least two checkpoints
+            # The kill must come after a checkpoint has saved more than what was read.
+            poll(lambda: _saved_text(client, head.message_id) > 20, within=15,
+                 what="a checkpoint of the reply")
     finally:
         server.stop(signal.SIGKILL)
     restarted = start_server(data, config=None, args=["--config", str(data / "rill.toml")])

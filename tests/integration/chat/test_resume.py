@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import random
-import time
 
 import httpx
 
 from rill.sse import SSEDecoder
+from tests.reliability.support import poll
 
 from .helpers import authed, chat, problem, read_stream, resume
 
@@ -86,7 +86,9 @@ def test_resume_after_broker_forgot_the_stream(server_factory):
     server = server_factory(env={"RILL_STREAM_TTL_SECONDS": "0.3"})
     with authed(server.url) as client:
         full = chat(client, "echo", WORDS)
-        time.sleep(0.8)
+        # Once the stream has expired, a resume is rebuilt: its missing text in one delta.
+        poll(lambda: resume(client, full.message_id, full.events[0].id)
+             .names.count("content_block_delta") == 1, within=10, what="the stream to expire")
         for event in (full.events[0], full.events[5], full.events[-3]):
             index = full.events.index(event)
             rest = resume(client, full.message_id, event.id)

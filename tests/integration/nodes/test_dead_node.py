@@ -12,6 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.reliability.support import poll
+
 from .cluster import (
     LONG,
     Cluster,
@@ -60,7 +62,9 @@ def test_survivors_end_a_dead_nodes_reply_for_live_readers(cluster: Cluster) -> 
         message_id = json.loads(origin.wait_events(1)[0].data)["message"]["id"]
         watcher = resume_reader(b.url, token, message_id, "1-0")
         watcher.wait_events(10)
-        time.sleep(1.5)  # past a checkpoint: the store has some of the text too
+        # Killed after a checkpoint, so the store has some of the text too.
+        poll(lambda: _reply(b.url, token, message_id)["content"], within=10,
+             what="a checkpoint of the reply")
         cluster.kill("a")
         killed = time.monotonic()
         watcher.wait_ended(DETECTION_BOUND + 5)
