@@ -2,9 +2,17 @@
 
 Keys, under a configurable prefix: ``<prefix>s:<stream>`` is a Redis stream whose
 entries carry the payload in field ``d``; ``end`` appends one entry with field
-``end`` instead, so every node's subscribers learn of it from the stream itself
-and nothing else needs to expire with it. Signals use channel
-``<prefix>c:<channel>``.
+``end`` instead, so every node's subscribers learn of it from the stream itself.
+Signals use channel ``<prefix>c:<channel>``.
+
+Retention: a stream appended with bounds has a ledger beside it, a list
+``<prefix>l:<stream>`` of ``"<id> <payload length>"`` per bounded entry and a
+counter ``<prefix>b:<stream>`` of their total length. The append script pops
+the ledger's oldest items while any bound (count, age, bytes) is exceeded, then
+``XTRIM MINID`` to the oldest id left (or to the age bound, if older, for
+entries appended without bounds): trimming is exact in entries and bytes
+(Redis' own ``MAXLEN ~`` trims whole radix-tree nodes, and has no byte bound).
+The ledger expires with the stream.
 
 Subscriptions are multiplexed: each node runs one reader task with one
 connection doing ``XREAD BLOCK`` over every stream that has a local subscriber,
@@ -59,19 +67,38 @@ _BACKOFF_MIN = 0.05
 _BACKOFF_MAX = 2.0
 _TRANSIENT = (RedisConnectionError, RedisTimeoutError, OSError)
 
-# Why a script: the ended check and the XADD (plus the MINID trim, which XADD
-# cannot combine with MAXLEN) must be one atomic step, else an append could
-# slip in behind the end marker on another node.
+# Why a script: the ended check, the XADD and the trim must be one atomic step,
+# else an append could slip in behind the end marker on another node, or two
+# appends could trim from one ledger state.
+# KEYS: stream, ledger, byte total. ARGV: id, payload, maxlen, min ms, max bytes
+# ('' for no bound). The entry just appended is never trimmed (broker/base.py).
 _APPEND = """
 local top = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
 if top[1] and top[1][2][1] == 'end' then return redis.error_reply('RILL_ENDED') end
-local id
-if ARGV[3] ~= '' then
-  id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], ARGV[1], 'd', ARGV[2])
-else
-  id = redis.call('XADD', KEYS[1], ARGV[1], 'd', ARGV[2])
+local id = redis.call('XADD', KEYS[1], ARGV[1], 'd', ARGV[2])
+local maxlen, min_ms, max_bytes = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+if not (maxlen or min_ms or max_bytes) then return id end
+if not top[1] then redis.call('DEL', KEYS[2], KEYS[3]) end
+local size = string.len(ARGV[2])
+local count = redis.call('RPUSH', KEYS[2], id .. ' ' .. size)
+local total = redis.call('INCRBY', KEYS[3], size)
+local dropped = false
+while count > 1 do
+  local oldest, bytes = string.match(redis.call('LINDEX', KEYS[2], 0), '^(%S+) (%d+)$')
+  local ms = tonumber(string.match(oldest, '^(%d+)'))
+  if not ((maxlen and count > maxlen) or (min_ms and ms < min_ms)
+          or (max_bytes and total > max_bytes)) then break end
+  redis.call('LPOP', KEYS[2])
+  count = count - 1
+  total = total - tonumber(bytes)
+  dropped = true
 end
-if ARGV[4] ~= '' then redis.call('XTRIM', KEYS[1], 'MINID', '~', ARGV[4]) end
+if dropped then redis.call('SET', KEYS[3], total) end
+-- Trim to the oldest id left in the ledger, or to the age bound if that is
+-- older: entries appended without bounds (not in the ledger) age out too.
+local first = string.match(redis.call('LINDEX', KEYS[2], 0), '^(%S+)')
+if min_ms and min_ms < tonumber(string.match(first, '^(%d+)')) then first = ARGV[4] end
+if dropped or min_ms then redis.call('XTRIM', KEYS[1], 'MINID', first) end
 return id
 """
 # ARGV: id, payload, id, payload, ... Stops at the first id that is not greater
@@ -98,13 +125,14 @@ _TAIL = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 return redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 2)
 """
+# KEYS: stream, ledger, byte total (see ``_APPEND``): they expire together.
 _END_SCRIPT = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return redis.error_reply('RILL_MISSING') end
 local top = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
 if not (top[1] and top[1][2][1] == 'end') then
   redis.call('XADD', KEYS[1], '*', 'end', '1')
 end
-redis.call('PEXPIRE', KEYS[1], ARGV[1])
+for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[1]) end
 return 1
 """
 
@@ -394,6 +422,10 @@ class RedisBroker(Broker):
     def _key(self, stream: str) -> bytes:
         return f"{self.prefix}s:{stream}".encode()
 
+    def _keys(self, stream: str) -> list[bytes]:
+        """The stream's key, and its retention ledger's (see the module docstring)."""
+        return [self._key(stream), *(f"{self.prefix}{k}:{stream}".encode() for k in "lb")]
+
     async def _call(self, op: Callable[[], Awaitable[T]], stream: str | None = None) -> T:
         task = asyncio.current_task()
         requested = task.cancelling() if task is not None else 0
@@ -431,15 +463,22 @@ class RedisBroker(Broker):
         id: str | None = None,
         maxlen: int | None = None,
         max_age: float | None = None,
+        max_bytes: int | None = None,
     ) -> str:
         if id is None:
             entry_id = "*"
         else:
             a, b = _checked(id)
             entry_id = f"{a}-{b}"
-        min_id = "" if max_age is None else str(max(0, int((time.time() - max_age) * 1000)))
-        args: list[str | bytes] = [entry_id, payload, "" if maxlen is None else str(maxlen), min_id]
-        raw = await self._call(lambda: self._append(keys=[self._key(stream)], args=args), stream)
+        min_ms = "" if max_age is None else str(max(0, int((time.time() - max_age) * 1000)))
+        args: list[str | bytes] = [
+            entry_id,
+            payload,
+            "" if maxlen is None else str(maxlen),
+            min_ms,
+            "" if max_bytes is None else str(max_bytes),
+        ]
+        raw = await self._call(lambda: self._append(keys=self._keys(stream), args=args), stream)
         return bytes(raw).decode()
 
     async def append_many(self, stream: str, entries: list[tuple[bytes, str]]) -> None:
@@ -529,7 +568,7 @@ class RedisBroker(Broker):
 
     async def end(self, stream: str, ttl: float) -> None:
         ttl_ms = max(1, int(ttl * 1000))
-        await self._call(lambda: self._end(keys=[self._key(stream)], args=[ttl_ms]), stream)
+        await self._call(lambda: self._end(keys=self._keys(stream), args=[ttl_ms]), stream)
 
     async def _newest(self, stream: str) -> list[Any]:
         rows = await self._call(lambda: self._tail(keys=[self._key(stream)]), stream)
