@@ -196,7 +196,7 @@ async def test_max_age_never_drops_entries_inside_the_bound(broker: Broker) -> N
 
 async def test_max_bytes_keeps_exactly_the_newest_entries_that_fit(broker: Broker) -> None:
     sizes = [random.randint(1, 3000) for _ in range(200)]
-    ids = [await broker.append("s", b"x" * n, max_bytes=10_000) for n in sizes]
+    ids = [await broker.append("s", b"x" * n, max_bytes=10_000, max_age=3600) for n in sizes]
     kept = await broker.read("s")
     assert ids_of(kept) == ids[-len(kept) :]
     total = sum(len(e.payload) for e in kept)
@@ -206,9 +206,11 @@ async def test_max_bytes_keeps_exactly_the_newest_entries_that_fit(broker: Broke
 
 
 async def test_bounds_combine_and_the_tightest_wins(broker: Broker) -> None:
-    ids = [await broker.append("s", b"y" * 100, maxlen=50, max_bytes=1_000) for _ in range(60)]
+    # The hub passes all three bounds; a loose age must not shadow the others.
+    bounds = {"maxlen": 50, "max_age": 3600, "max_bytes": 1_000}
+    ids = [await broker.append("s", b"y" * 100, **bounds) for _ in range(60)]  # type: ignore[arg-type]
     assert ids_of(await broker.read("s")) == ids[-10:]
-    ids += [await broker.append("s", b"y" * 100, maxlen=3, max_bytes=1_000)]
+    ids += [await broker.append("s", b"y" * 100, maxlen=3, max_age=3600, max_bytes=1_000)]
     assert ids_of(await broker.read("s")) == ids[-3:]
 
 

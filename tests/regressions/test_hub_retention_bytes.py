@@ -4,7 +4,8 @@ Found by publishing 1,200 updates of 512 KiB to one topic with the default
 settings: the server's RSS grew by 1.8 GiB, three times what was published,
 because each retained update was held as the broker payload, as a decoded
 string and as SSE bytes, with 10,000 of them retained whatever their size.
-Here at a small scale: ``hub.retention_bytes`` of 1 MiB, 40 updates of 256 KiB.
+Here at a small scale: ``hub.retention_bytes`` of 1 MiB, 40 updates of 256 KiB,
+with the memory broker and with Redis (whose stream must be trimmed in bytes too).
 """
 
 from __future__ import annotations
@@ -14,10 +15,14 @@ import contextlib
 from collections.abc import AsyncIterator
 
 import httpx
+import pytest
+import redis
 
 from rill.auth.tokens import TokenIssuer
 from rill.sse.decoder import SSEDecoder
 from rill.sse.event import ServerSentEvent
+from tests.conftest import REDIS_URL
+from tests.reliability.support import clean_redis
 
 SECRET = "retention-bytes-regression-secret-0123456789"
 RETAINED = 1 << 20
@@ -62,12 +67,15 @@ async def take(stream: AsyncIterator[ServerSentEvent], count: int) -> list[Serve
     raise AssertionError(f"stream ended after {len(got)} of {count} events")
 
 
+@pytest.mark.parametrize("broker", ["memory", pytest.param("redis", marks=pytest.mark.redis)])
 async def test_retention_is_bounded_in_bytes_and_live_subscribers_get_everything(
-    server_factory,
+    server_factory, broker: str
 ) -> None:
-    server = server_factory(
-        env={"RILL_JWT_SECRET": SECRET, "RILL_HUB__RETENTION_BYTES": str(RETAINED)}
-    )
+    env = {"RILL_JWT_SECRET": SECRET, "RILL_HUB__RETENTION_BYTES": str(RETAINED)}
+    if broker == "redis":
+        clean_redis()
+        env["RILL_BROKER_URL"] = REDIS_URL
+    server = server_factory(env=env)
     token = TokenIssuer(SECRET).mint("p", ttl=600, mercure={"publish": ["*"]})
     pid = server.process.pid
     async with (
@@ -118,3 +126,8 @@ async def test_retention_is_bounded_in_bytes_and_live_subscribers_get_everything
         async with events(c, kept_ids[0]) as (response, replay):
             assert response.headers["last-event-id"] == kept_ids[0]
             assert [e.id for e in await take(replay, 2)] == kept_ids[1:]
+    if broker == "redis":
+        with redis.Redis.from_url(REDIS_URL) as client:
+            stream = client.xrange("rill:s:hub:updates")
+        assert [fields[b"d"][:4] for _, fields in stream[-3:]] == [b'{"i"'] * 3
+        assert sum(len(fields[b"d"]) for _, fields in stream) <= RETAINED

@@ -94,11 +94,14 @@ while count > 1 do
   dropped = true
 end
 if dropped then redis.call('SET', KEYS[3], total) end
--- Trim to the oldest id left in the ledger, or to the age bound if that is
--- older: entries appended without bounds (not in the ledger) age out too.
-local first = string.match(redis.call('LINDEX', KEYS[2], 0), '^(%S+)')
-if min_ms and min_ms < tonumber(string.match(first, '^(%d+)')) then first = ARGV[4] end
-if dropped or min_ms then redis.call('XTRIM', KEYS[1], 'MINID', first) end
+-- Trim to the oldest id left in the ledger; with nothing dropped from it, to
+-- the age bound if that is older, so that entries appended without bounds
+-- (not in the ledger) age out too.
+local cut = string.match(redis.call('LINDEX', KEYS[2], 0), '^(%S+)')
+if not dropped and min_ms and min_ms < tonumber(string.match(cut, '^(%d+)')) then
+  cut = ARGV[4]
+end
+if dropped or min_ms then redis.call('XTRIM', KEYS[1], 'MINID', cut) end
 return id
 """
 # ARGV: id, payload, id, payload, ... Stops at the first id that is not greater
