@@ -7,6 +7,8 @@ publishing (sampled every 100 ms) and after, and how many updates each live
 subscriber received (every one, or the row says so).
 
 ``BENCH_RETENTION_UPDATES`` / ``BENCH_RETENTION_KIB`` scale it down for a quick run.
+With ``RILL_BROKER_URL=redis://…`` in the environment the server uses Redis, and the
+row adds what the hub's stream holds there afterwards (``MEMORY USAGE``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import contextlib
 import os
 from typing import Any
 
+import redis.asyncio as redis
+
 from bench.client import Tally, close_all, open_subscribers
 from bench.common import Proc, table, write_results
 from bench.idle import MARKER, warm_up
@@ -23,6 +27,7 @@ from bench.targets import Rill
 
 UPDATES = int(os.environ.get("BENCH_RETENTION_UPDATES", "1200"))
 SIZE = int(os.environ.get("BENCH_RETENTION_KIB", "512")) * 1024
+BROKER_URL = os.environ.get("RILL_BROKER_URL", "")
 SUBSCRIBERS = 2
 IN_FLIGHT = 4
 WAIT = 60.0
@@ -36,6 +41,18 @@ async def _sample_peak(proc: Proc, peak: list[int]) -> None:
     while True:
         peak[0] = max(peak[0], proc.rss_kib())
         await asyncio.sleep(0.1)
+
+
+async def _redis_stream_kib() -> float:
+    """What the hub's Redis stream takes in Redis, KiB (NaN with the memory broker)."""
+    if not BROKER_URL.startswith(("redis://", "rediss://", "unix://")):
+        return float("nan")
+    client = redis.Redis.from_url(BROKER_URL)
+    try:
+        used = await client.memory_usage("rill:s:hub:updates", samples=0)
+    finally:
+        await client.aclose()
+    return (used or 0) / 1024
 
 
 async def measure(target: Rill) -> dict[str, Any]:
@@ -65,9 +82,10 @@ async def measure(target: Rill) -> dict[str, Any]:
             with contextlib.suppress(asyncio.CancelledError):
                 await sampler
             after = proc.rss_kib()
+            stream_kib = await _redis_stream_kib()
             return {"updates": UPDATES, "update_bytes": SIZE, "seconds": seconds,
                     "rss_before_kib": before, "rss_peak_kib": max(peak[0], after),
-                    "rss_after_kib": after,
+                    "rss_after_kib": after, "redis_stream_kib": stream_kib,
                     "received": [s.count for s in subs]}
         finally:
             close_all(subs)
@@ -80,10 +98,10 @@ async def run() -> dict[str, Any]:
     row = ["rill", f"{r['updates']:,} × {r['update_bytes'] // 1024} KiB",
            r["rss_before_kib"] / mib, r["rss_peak_kib"] / mib, r["rss_after_kib"] / mib,
            (r["rss_peak_kib"] - r["rss_before_kib"]) / mib,
-           " / ".join(f"{n:,}" for n in r["received"])]
+           r["redis_stream_kib"] / mib, " / ".join(f"{n:,}" for n in r["received"])]
     print(table("Hub RSS under large publishes (default retention), MiB",
                 ["server", "published", "RSS before", "RSS peak", "RSS after", "peak growth",
-                 "received per live subscriber"], [row]))
+                 "Redis stream", "received per live subscriber"], [row]))
     path = write_results("retention", {"servers": {"rill": r}})
     print(f"→ {path}")
     return r
