@@ -66,7 +66,10 @@ def read_head(payload: bytes) -> Head | None:
     end = payload.find(b"\n")
     if end < 0:
         return None
-    head = orjson.loads(payload[:end])
+    try:
+        head = orjson.loads(payload[:end])
+    except orjson.JSONDecodeError:
+        return None  # not ours: skipped, rather than stopping the feed on it
     if not isinstance(head, dict) or not isinstance(head.get("i"), str):
         return None
     topics = head.get("t")

@@ -50,6 +50,7 @@ def test_the_stored_payload_is_the_framed_event_behind_its_head(
 def test_what_is_not_an_update_has_no_head() -> None:
     assert read_head(MARKER) is None
     assert read_head(b'{"i":"x","t":"not a list"}\n0\r\n\r\n') is None
+    assert read_head(b"not json\n0\r\n\r\n") is None
     assert read_head(b'{"i":"x","t":["a"],"d":"an old payload, without a framed event"}') is None
 
 
