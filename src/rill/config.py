@@ -82,9 +82,13 @@ class HubSettings(BaseModel):
     jwt_algorithms: list[str] = Field(default_factory=lambda: ["HS256", "RS256", "ES256"])
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
-    #: Updates kept for replay after a reconnect.
+    #: Updates kept for replay after a reconnect: the window ends at whichever
+    #: bound is reached first, in the broker's stream and in each node's memory.
     retention_count: int = Field(default=10_000, ge=0)
     retention_seconds: float = Field(default=3600, ge=0)
+    #: Stored bytes of the retained updates (their data, SSE-encoded, plus a few
+    #: bytes of topics); what bounds a node's memory (docs/deployment.md).
+    retention_bytes: int = Field(default=64 * 1024 * 1024, ge=0)
     heartbeat_seconds: float = Field(default=15, gt=0)
     subscriptions: bool = False
     max_topics: int = Field(default=100, ge=1)

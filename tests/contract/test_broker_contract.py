@@ -238,6 +238,56 @@ async def test_max_age_never_drops_entries_inside_the_bound(broker: Broker) -> N
     assert ids_of(await broker.read("s")) == ids
 
 
+async def test_max_bytes_keeps_exactly_the_newest_entries_that_fit(broker: Broker) -> None:
+    sizes = [random.randint(1, 3000) for _ in range(200)]
+    ids = [await broker.append("s", b"x" * n, max_bytes=10_000, max_age=3600) for n in sizes]
+    kept = await broker.read("s")
+    assert ids_of(kept) == ids[-len(kept) :]
+    total = sum(len(e.payload) for e in kept)
+    assert total <= 10_000, "max_bytes exceeded"
+    dropped_next = sizes[-len(kept) - 1]
+    assert total + dropped_next > 10_000, "an entry that fitted was dropped"
+
+
+async def test_bounds_combine_and_the_tightest_wins(broker: Broker) -> None:
+    # The hub passes all three bounds; a loose age must not shadow the others.
+    bounds = {"maxlen": 50, "max_age": 3600, "max_bytes": 1_000}
+    ids = [await broker.append("s", b"y" * 100, **bounds) for _ in range(60)]  # type: ignore[arg-type]
+    assert ids_of(await broker.read("s")) == ids[-10:]
+    ids += [await broker.append("s", b"y" * 100, maxlen=3, max_age=3600, max_bytes=1_000)]
+    assert ids_of(await broker.read("s")) == ids[-3:]
+
+
+@pytest.mark.parametrize("bounds", [{"maxlen": 0}, {"max_bytes": 10}, {"max_age": 0}])
+async def test_the_entry_just_appended_is_always_kept(
+    broker: Broker, bounds: dict[str, float]
+) -> None:
+    for i in range(5):
+        await broker.append("s", b"old", id=f"{1000 + i}-0", maxlen=1000)
+    # ``max_age`` 0 and an id from 1970: the new entry is itself past the bound.
+    last = await broker.append("s", b"z" * 100, id="2000-0", **bounds)  # type: ignore[arg-type]
+    assert ids_of(await broker.read("s")) == [last]
+
+
+async def test_a_live_subscriber_gets_every_entry_however_tight_the_bounds(
+    broker: Broker,
+) -> None:
+    first = await broker.append("s", b"0", maxlen=1)
+    task = asyncio.create_task(collect(broker, "s", first))
+    await wait_live(task)
+    # Appends from concurrent tasks, several per loop turn: the subscriber is
+    # woken once for many of them.
+    ids = await asyncio.gather(*(broker.append("s", b"%d" % i, maxlen=1) for i in range(1, 101)))
+    await broker.end("s", ttl=60)
+    got = await asyncio.wait_for(task, 10)
+    if isinstance(broker, RedisBroker):
+        # Redis cannot see another node's reader: its guarantee is the newest entry.
+        assert ids_of(got)[-1] == max(ids, key=parse_id)
+    else:
+        assert ids_of(got) == sorted(ids, key=parse_id)
+    assert len(await broker.read("s")) == 1
+
+
 # subscribe
 
 
@@ -459,6 +509,20 @@ async def test_ping(broker: Broker) -> None:
 # Redis only: several nodes on one Redis, and Redis going away.
 
 redis_only = pytest.mark.redis
+
+
+@redis_only
+async def test_a_bounded_stream_expires_with_its_ledger(redis_nodes: BrokerFactory) -> None:
+    node = await redis_nodes()
+    for _ in range(5):
+        await node.append("s", b"a" * 100, max_bytes=250)
+    await node.end("s", ttl=0.05)
+    await asyncio.sleep(0.2)
+    client = node._client  # the ledger is Redis-side state: look at the keys themselves
+    assert await client.keys(f"{node.prefix}*s") == []
+    # A new stream of the same name starts from an empty ledger.
+    ids = [await node.append("s", b"b" * 100, max_bytes=250) for _ in range(2)]
+    assert ids_of(await node.read("s")) == ids
 
 
 @redis_only

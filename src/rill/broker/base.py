@@ -80,13 +80,20 @@ class Broker(ABC):
         id: str | None = None,
         maxlen: int | None = None,
         max_age: float | None = None,
+        max_bytes: int | None = None,
     ) -> str:
         """Append one entry and return its id.
 
         ``id``, when given, must be greater than the stream's last id, else
-        ``InvalidInput``. ``maxlen`` and ``max_age`` (seconds, against the
-        ms part of auto ids) bound what the stream retains; trimming may be
-        approximate but never drops entries inside the bounds.
+        ``InvalidInput``. ``maxlen`` (entries), ``max_age`` (seconds, against
+        the ms part of ids) and ``max_bytes`` (the sum of the payloads' lengths)
+        bound what the stream retains: after the append, the oldest entries are
+        dropped until every given bound holds, except the entry just appended,
+        which is always kept, so that a live subscriber still receives it
+        whatever the bounds.
+        Entries appended without any bound may be left out of the count and the
+        bytes (Redis keeps a ledger of bounded entries only); they go when the
+        age bound or a bounded entry appended after them is dropped.
         Appending to a stream that was ended raises ``InvalidInput``.
         """
 

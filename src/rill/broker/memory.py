@@ -11,6 +11,12 @@ reader with a ``CancelledError``. ``Event.wait()`` gives each waiter its own.
 The Event is replaced only when a reader armed it (is about to wait): a chat
 reply appends once per token, and a new Event per append (it allocates a
 deque) was ~7% of the relay's CPU when nobody was waiting yet.
+
+Retention (``maxlen``, ``max_age``, ``max_bytes``) is exact, and never drops
+an entry a live subscriber has not been handed yet: each subscriber's position
+is registered on its stream, so a burst of appends bounded to a few entries
+still reaches every subscriber in full (the hub relies on it: its stream is
+bounded by ``hub.retention_*``, its live delivery must not be).
 """
 
 from __future__ import annotations
@@ -24,14 +30,34 @@ from rill.broker.base import Broker, Entry, StreamMissing, parse_id
 from rill.errors import InvalidInput
 
 Position = tuple[int, int]
+#: ``maxlen``, ``max_age``, ``max_bytes``.
+Bounds = tuple[int | None, float | None, int | None]
+
+
+class _Reader:
+    """A live subscriber's position: what retention must not drop yet."""
+
+    __slots__ = ("position",)
+
+    def __init__(self, position: Position | None) -> None:
+        self.position = position
 
 
 class _Stream:
-    __slots__ = ("keys", "entries", "ended", "wake", "armed", "expiry")
+    __slots__ = (
+        "keys", "entries", "bytes", "readers", "bounds", "overdue", "ended", "wake", "armed",
+        "expiry",
+    )
 
     def __init__(self) -> None:
         self.keys: list[Position] = []
         self.entries: list[Entry] = []
+        #: Sum of the entries' payload lengths.
+        self.bytes = 0
+        self.readers: set[_Reader] = set()
+        #: The last append's bounds, and whether a reader held back their trim.
+        self.bounds: Bounds = (None, None, None)
+        self.overdue = False
         self.ended = False
         self.wake = asyncio.Event()
         #: Some reader waits (or is about to) on ``wake``.
@@ -88,6 +114,7 @@ class MemoryBroker(Broker):
         id: str | None = None,
         maxlen: int | None = None,
         max_age: float | None = None,
+        max_bytes: int | None = None,
     ) -> str:
         s = self._streams.get(stream)
         if s is None:
@@ -105,7 +132,10 @@ class MemoryBroker(Broker):
         entry = Entry(f"{key[0]}-{key[1]}", payload)
         s.keys.append(key)
         s.entries.append(entry)
-        self._trim(s, maxlen, max_age)
+        s.bytes += len(payload)
+        if maxlen is not None or max_age is not None or max_bytes is not None:
+            s.bounds = (maxlen, max_age, max_bytes)
+            self._trim(s)
         s.notify()
         return entry.id
 
@@ -123,21 +153,37 @@ class MemoryBroker(Broker):
                     raise InvalidInput(f"id {entry_id!r} is not greater than the stream's last id")
                 s.keys.append(key)
                 s.entries.append(Entry(f"{key[0]}-{key[1]}", payload))
+                s.bytes += len(payload)
                 last = key
         finally:
             s.notify()
 
     @staticmethod
-    def _trim(s: _Stream, maxlen: int | None, max_age: float | None) -> None:
+    def _trim(s: _Stream) -> None:
+        maxlen, max_age, max_bytes = s.bounds
+        # The newest entry stays, and so does everything a subscriber has yet to
+        # read: the trim is then ``overdue``, done again as soon as readers advance.
+        keep = newest = len(s.keys) - 1
+        for reader in s.readers:
+            keep = min(keep, s.index_after(reader.position))
+        s.overdue = keep < newest
         drop = 0
-        if maxlen is not None and len(s.keys) > maxlen:
+        if maxlen is not None:
             drop = len(s.keys) - maxlen
         if max_age is not None:
             oldest_ms = int((time.time() - max_age) * 1000)
             drop = max(drop, bisect.bisect_left(s.keys, (oldest_ms, 0)))
+        drop = max(0, min(drop, keep))
+        entries = s.entries
+        freed = sum(len(entry.payload) for entry in entries[:drop])
+        if max_bytes is not None:
+            while drop < keep and s.bytes - freed > max_bytes:
+                freed += len(entries[drop].payload)
+                drop += 1
         if drop:
             del s.keys[:drop]
-            del s.entries[:drop]
+            del entries[:drop]
+            s.bytes -= freed
 
     async def read(self, stream: str, after: str | None = None, limit: int = 1000) -> list[Entry]:
         s = self._get(stream)
@@ -153,17 +199,23 @@ class MemoryBroker(Broker):
         self, stream: str, after: str | None = None
     ) -> AsyncIterator[list[Entry]]:
         s = self._get(stream)
-        position = parse_id(after) if after is not None else None
-        while True:
-            start = s.index_after(position)
-            if start < len(s.entries):
-                batch = s.entries[start:]
-                position = s.keys[-1]
-                yield batch
-                continue
-            if s.ended or self._closed:
-                return
-            await s.wait()
+        reader = _Reader(parse_id(after) if after is not None else None)
+        s.readers.add(reader)
+        try:
+            while True:
+                start = s.index_after(reader.position)
+                if start < len(s.entries):
+                    batch = s.entries[start:]
+                    reader.position = s.keys[-1]
+                    if s.overdue:
+                        self._trim(s)
+                    yield batch
+                    continue
+                if s.ended or self._closed:
+                    return
+                await s.wait()
+        finally:
+            s.readers.discard(reader)
 
     async def end(self, stream: str, ttl: float) -> None:
         s = self._get(stream)

@@ -60,7 +60,7 @@ async def _subscriptions(hub: Hub, scope: Scope) -> dict[str, Any]:
     segments = [s for s in path[len(PREFIX) :].split("/") if s]
     found = hub.subscriptions.select(segments)
     last = hub.index.last()
-    last_event_id = last.update.id if last is not None else "earliest"
+    last_event_id = last.id if last is not None else "earliest"
     if found is None:
         raise NotFound("no such subscription")
     if isinstance(found, dict):

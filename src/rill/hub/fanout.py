@@ -1,9 +1,10 @@
 """The hot path: which connections an update goes to, and writing it to them.
 
 Each subscriber is a ``Connection``: a few slots, no task or timer of its own.
-An update is encoded once; the fan-out appends the same bytes to every
-matching connection's pending list, and a connection whose pending bytes pass
-the bound is dropped rather than allowed to grow.
+An update is encoded and framed once, when published (``update.py``); the
+fan-out appends views of those same bytes to every matching connection's
+pending list, and a connection whose pending bytes pass the bound is dropped
+rather than allowed to grow.
 
 Who writes the pending bytes depends on what the server exposes:
 
@@ -60,6 +61,10 @@ BURST_GAP = 0.005
 COALESCE_DELAY = 0.002
 
 
+#: Bytes waiting for a connection: shared bytes, or a view of a record's payload.
+Pending = bytes | memoryview
+
+
 class Connection:
     __slots__ = (
         "matchers",
@@ -89,7 +94,9 @@ class Connection:
         #: idle connections then allocates no container per connection, which
         #: measurement showed matters (each allocation pushed the collector toward
         #: full collections of every connection's objects: 140-260 ms pauses).
-        self.pending: bytes | list[bytes] | None = None
+        #: Views of a record's payload (``Record.framed``) are held as they are:
+        #: no copy of an update is made per delivery.
+        self.pending: Pending | list[Pending] | None = None
         self.pending_bytes = 0
         #: Resolved to wake the writer; set only while it waits.
         self.waiter: asyncio.Future[None] | None = None
@@ -123,27 +130,28 @@ class Connection:
             if not waiter.done():
                 waiter.set_result(None)
 
-    def push(self, data: bytes) -> None:
+    def push(self, data: Pending) -> None:
         self.append(data)
         self.wake()
 
-    def append(self, data: bytes) -> None:
+    def append(self, data: Pending) -> None:
         pending = self.pending
         if pending is None:
             self.pending = data
-        elif isinstance(pending, bytes):
-            self.pending = [pending, data]
-        else:
+        elif isinstance(pending, list):
             pending.append(data)
+        else:
+            self.pending = [pending, data]
         self.pending_bytes += len(data)
 
-    def take(self) -> bytes:
+    def take(self) -> Pending:
+        """Everything pending, in one buffer (a record's view as is when it is alone)."""
         pending = self.pending
         self.pending = None
         self.pending_bytes = 0
         if pending is None:
             return b""
-        return pending if isinstance(pending, bytes) else b"".join(pending)
+        return b"".join(pending) if isinstance(pending, list) else pending
 
 
 def chunk(data: bytes) -> bytes:
@@ -197,7 +205,7 @@ class Registry:
 
     def deliver(self, record: Record) -> None:
         """Queue ``record`` for every live connection that matches and may read it."""
-        topics = record.update.topics
+        topics = record.topics
         groups: list[set[Connection]] = []
         for topic in topics:
             group = self._exact.get(topic)
@@ -213,11 +221,13 @@ class Registry:
         if not groups:
             return
         seq = record.seq
-        wire = record.wire
-        framed = chunk(wire)
-        size = len(wire)
+        framed = record.framed
+        # Why bytes for ASGI connections: servers that hide the transport expect a
+        # ``bytes`` body. Made once per update, and only if such a connection matches.
+        wire: bytes | None = None
+        size = len(record.wire)
         limit = self.max_buffer_bytes
-        private = record.update.private
+        private = record.private
         dirty = self._dirty
         overflow: list[Connection] = []
         queued = 0
@@ -231,13 +241,19 @@ class Registry:
                     continue
                 queued += 1
                 direct = conn.transport is not None
+                if direct:
+                    data: Pending = framed
+                else:
+                    if wire is None:
+                        wire = bytes(record.wire)
+                    data = wire
                 if conn.pending is None:
-                    conn.pending = framed if direct else wire
+                    conn.pending = data
                     conn.pending_bytes = size
                     if direct:
                         dirty.append(conn)
                 else:
-                    conn.append(framed if direct else wire)
+                    conn.append(data)
                 if conn.pending_bytes > limit:
                     overflow.append(conn)
                     continue

@@ -1,7 +1,8 @@
 """The node's one live subscription to the update stream.
 
 Every node, whichever received the publish, learns of an update here: the
-entry is decoded, indexed for replay and fanned out to local connections.
+entry's head is read, the entry indexed for replay and fanned out to local
+connections (its payload is already the framed event, ``update.py``).
 At start the retained part of the stream is read into the index first, so a
 freshly started node answers ``Last-Event-ID`` for updates published before.
 """
@@ -15,7 +16,7 @@ from collections.abc import Callable
 
 from rill.broker.base import Broker, Entry, StreamMissing, compare_ids, parse_id
 from rill.hub.replay import ReplayIndex
-from rill.hub.update import MARKER, STREAM, Record, Update
+from rill.hub.update import MARKER, STREAM, Record, read_head
 
 log = logging.getLogger("rill.hub")
 
@@ -85,9 +86,11 @@ class Feed:
 
     def _accept(self, entry: Entry, *, deliver: bool) -> None:
         self.position = entry.id
-        update = Update.from_payload(entry.payload)
-        if update is not None:
-            record = self._index.add(entry.id, update, parse_id(entry.id)[0])
+        head = read_head(entry.payload)
+        if head is not None:
+            # The record keeps the entry's payload object itself: with the memory
+            # broker, the broker's copy and this node's are one and the same.
+            record = self._index.add(entry.id, parse_id(entry.id)[0], entry.payload, head)
             self._on_record(record, deliver)
         self._advanced.set()
         self._advanced = asyncio.Event()

@@ -65,7 +65,7 @@ class Hub:
         self.auth = Authenticator(settings, session_verifier, default_key)
         #: The API's ``cors_origins``, for every hub path (direct.py's heads too).
         self.cors = CorsPolicy(settings.cors_origins)
-        self.index = ReplayIndex(hub.retention_count, hub.retention_seconds)
+        self.index = ReplayIndex(hub.retention_count, hub.retention_seconds, hub.retention_bytes)
         self.registry = Registry(hub.max_buffer_bytes)
         self.subscriptions = ActiveSubscriptions()
         self.publisher = Publisher(broker, hub)

@@ -27,10 +27,6 @@ from rill.hub.update import STREAM, Update
 from rill.metrics import HUB_PUBLISHES
 
 _RESERVED_PATH = "/.well-known/mercure"
-#: The broker keeps at least this much so live delivery never depends on the
-#: replay window (which may be configured to zero).
-_MIN_BROKER_COUNT = 1024
-_MIN_BROKER_SECONDS = 60.0
 
 
 class ReservedTopic(Forbidden):
@@ -108,14 +104,23 @@ def update_from_form(fields: list[tuple[str, str]], settings: HubSettings) -> Up
 class Publisher:
     def __init__(self, broker: Broker, settings: HubSettings) -> None:
         self._broker = broker
-        self._maxlen = max(settings.retention_count, _MIN_BROKER_COUNT)
-        self._max_age = max(settings.retention_seconds, _MIN_BROKER_SECONDS)
+        # Why no floor: the stream is held in memory (memory broker) or by Redis,
+        # so it must honour the retention the operator set. Live delivery does not
+        # depend on it: brokers never trim the entry being appended, and the memory
+        # broker nothing its subscribers have yet to read (broker/base.py).
+        self._maxlen = settings.retention_count
+        self._max_age = settings.retention_seconds
+        self._max_bytes = settings.retention_bytes
 
     async def append(self, update: Update) -> str:
         """Store the update durably in the stream; its id once stored."""
         try:
             await self._broker.append(
-                STREAM, update.to_payload(), maxlen=self._maxlen, max_age=self._max_age
+                STREAM,
+                update.to_payload(),
+                maxlen=self._maxlen,
+                max_age=self._max_age,
+                max_bytes=self._max_bytes,
             )
         except InvalidInput:
             raise

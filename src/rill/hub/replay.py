@@ -2,24 +2,34 @@
 
 Mercure ids are arbitrary strings, broker positions are ``<ms>-<n>``; a dict
 from id to a dense node-local sequence number makes a ``Last-Event-ID`` lookup
-O(1), and the records sit in a deque where ``seq - first_seq`` is the index.
+O(1), and the records sit in a list where ``seq - first_seq`` is the index.
+
+The window is bounded by count, age and bytes (``Record.size``, the one copy of
+each update this node holds), whichever is reached first.
 """
 
 from __future__ import annotations
 
 import time
 
-from rill.hub.update import Record, Update
+from rill.hub.update import Head, Record
 
 #: How far back the ``Last-Event-ID`` response header may look for an event the
 #: subscriber is allowed to see (the spec's backward-scan limit).
 SCAN_LIMIT = 1000
 
 
+#: Stands in for trimmed records until the list is compacted.
+_TRIMMED = Record(-1, "0-0", 0, b"{}\n0\r\n\r\n", Head("", (), False, 3))
+
+
 class ReplayIndex:
-    def __init__(self, max_count: int, max_age: float) -> None:
+    def __init__(self, max_count: int, max_age: float, max_bytes: int) -> None:
         self._max_count = max_count
         self._max_age = max_age
+        self._max_bytes = max_bytes
+        #: Sum of ``size`` over the retained records.
+        self.bytes = 0
         # Why a list with a moving head rather than a deque: replay needs random
         # access by seq, which a deque only gives in linear time.
         self._records: list[Record] = []
@@ -32,11 +42,12 @@ class ReplayIndex:
     def __len__(self) -> int:
         return len(self._records) - self._head
 
-    def add(self, position: str, update: Update, ms: int) -> Record:
-        record = Record(self.next_seq, position, update, update.wire(), ms)
+    def add(self, position: str, ms: int, payload: bytes, head: Head) -> Record:
+        record = Record(self.next_seq, position, ms, payload, head)
         self.next_seq += 1
         self._records.append(record)
-        self._by_id[update.id] = record.seq
+        self._by_id[record.id] = record.seq
+        self.bytes += record.size
         self.trim()
         return record
 
@@ -45,11 +56,17 @@ class ReplayIndex:
         records = self._records
         head = self._head
         while head < len(records) and (
-            len(records) - head > self._max_count or records[head].ms < oldest_ms
+            len(records) - head > self._max_count
+            or records[head].ms < oldest_ms
+            or self.bytes > self._max_bytes
         ):
             gone = records[head]
-            if self._by_id.get(gone.update.id) == gone.seq:
-                del self._by_id[gone.update.id]
+            if self._by_id.get(gone.id) == gone.seq:
+                del self._by_id[gone.id]
+            self.bytes -= gone.size
+            # Why: the list is compacted only now and then (below); until then a
+            # trimmed slot would keep its payload alive past the byte bound.
+            records[head] = _TRIMMED
             head += 1
             self.first_seq = gone.seq + 1
         if head > 1024 and head * 2 > len(records):

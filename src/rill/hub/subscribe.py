@@ -77,14 +77,13 @@ def parse_matchers(params: list[tuple[str, str]], hub: Hub) -> tuple[Matcher, ..
 
 def accepts(conn: Connection, record: Record) -> bool:
     """Would the fan-out send ``record`` to ``conn``? (used by replay)."""
-    update = record.update
-    if not any(m.matches(t) for m in conn.matchers for t in update.topics):
+    if not any(m.matches(t) for m in conn.matchers for t in record.topics):
         return False
-    return not update.private or conn.grants.can_subscribe_any(update.topics)
+    return not record.private or conn.grants.can_subscribe_any(record.topics)
 
 
 def _visible(grants: Grants, record: Record) -> bool:
-    return not record.update.private or grants.can_subscribe_any(record.update.topics)
+    return not record.private or grants.can_subscribe_any(record.topics)
 
 
 class Subscription:
@@ -139,6 +138,7 @@ class Subscription:
         send = self.send
         loop = asyncio.get_running_loop()
         while conn.closed is None:
+            chunk_: bytes | memoryview
             if conn.cursor is not None:
                 chunk_ = replay_chunk(self.hub, conn)
                 direct = False
@@ -219,7 +219,7 @@ async def _position(hub: Hub, conn: Connection, requested: str | None) -> str | 
     conn.cursor = seq + 1
     for record in index.iter_back(seq, SCAN_LIMIT):
         if _visible(conn.grants, record):
-            return record.update.id
+            return record.id
     return "earliest"
 
 
@@ -253,14 +253,15 @@ def replay_chunk(hub: Hub, conn: Connection) -> bytes:
         # stream, so that it reconnects and is told what it missed.
         hub.registry.drop(conn, "lost")
         return b""
-    parts: list[bytes] = []
+    parts: list[memoryview] = []
     size = 0
     records = index.iter_from(cursor, _REPLAY_RECORDS)
     for record in records:
         cursor += 1
         if accepts(conn, record):
-            parts.append(record.wire)
-            size += len(record.wire)
+            wire = record.wire
+            parts.append(wire)
+            size += len(wire)
             if size >= _REPLAY_BYTES:
                 break
     conn.cursor = None if cursor >= index.next_seq else cursor
@@ -291,7 +292,7 @@ def _go_direct(conn: Connection, send: Send) -> None:
         conn.flow = flow
 
 
-async def _write_direct(conn: Connection, data: bytes) -> None:
+async def _write_direct(conn: Connection, data: bytes | memoryview) -> None:
     """The writer's share of direct mode: wait for a paused socket, then write."""
     flow = conn.flow
     if flow.write_paused:

@@ -58,12 +58,11 @@ class ActiveSubscriptions:
         return topic in self._active
 
     def observe(self, record: Record) -> None:
-        update = record.update
-        topic = update.topics[0]
+        topic = record.topics[0]
         if not topic.startswith(PREFIX + "/"):
             return
         try:
-            document = orjson.loads(update.data)
+            document = orjson.loads(record.data())
         except orjson.JSONDecodeError:
             return
         if not isinstance(document, dict):

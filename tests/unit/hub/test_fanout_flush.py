@@ -8,7 +8,7 @@ from rill.hub import fanout
 from rill.hub.fanout import Connection, Registry, chunk
 from rill.hub.grants import Grants
 from rill.hub.matchers import matcher
-from rill.hub.update import Record, Update
+from rill.hub.update import Record, Update, read_head
 
 
 class Transport:
@@ -27,8 +27,10 @@ class Flow:
 
 
 def record(seq: int) -> Record:
-    update = Update(id=f"urn:uuid:{seq}", topics=("t",), data=f"u{seq}")
-    return Record(seq, f"{seq}-0", update, update.wire(), 0)
+    payload = Update(id=f"urn:uuid:{seq}", topics=("t",), data=f"u{seq}").to_payload()
+    head = read_head(payload)
+    assert head is not None
+    return Record(seq, f"{seq}-0", 0, payload, head)
 
 
 def direct_connection(registry: Registry) -> Transport:
@@ -45,7 +47,7 @@ async def test_a_lone_update_is_written_in_the_next_loop_turn() -> None:
     registry.deliver(record(1))
     assert transport.writes == []
     await asyncio.sleep(0)
-    assert transport.writes == [chunk(record(1).wire)]
+    assert transport.writes == [chunk(bytes(record(1).wire))]
 
 
 async def test_updates_arriving_in_a_burst_are_written_together() -> None:
@@ -58,11 +60,11 @@ async def test_updates_arriving_in_a_burst_are_written_together() -> None:
         registry.deliver(record(seq))
         await asyncio.sleep(0)
     await asyncio.sleep(fanout.COALESCE_DELAY * 3)
-    rest = b"".join(chunk(record(seq).wire) for seq in (2, 3, 4))
+    rest = b"".join(chunk(bytes(record(seq).wire)) for seq in (2, 3, 4))
     for transport in transports:
-        assert transport.writes == [chunk(record(1).wire), rest]
+        assert transport.writes == [chunk(bytes(record(1).wire)), rest]
     # Once the burst is over, a lone update is immediate again.
     await asyncio.sleep(fanout.BURST_GAP * 2)
     registry.deliver(record(5))
     await asyncio.sleep(0)
-    assert transports[0].writes[-1] == chunk(record(5).wire)
+    assert transports[0].writes[-1] == chunk(bytes(record(5).wire))

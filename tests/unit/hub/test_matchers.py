@@ -12,7 +12,7 @@ from rill.hub.matchers import is_reserved_parameter, legacy_selector, matcher
 from rill.hub.publish import is_reserved
 from rill.hub.replay import ReplayIndex
 from rill.hub.templates import compile_template
-from rill.hub.update import Update
+from rill.hub.update import Head, Update, read_head
 
 BASE = "http://localhost/.well-known/mercure"
 
@@ -122,16 +122,23 @@ def test_session_grants_cover_only_the_users_tree() -> None:
     assert not session_grants("a/b", None).can_subscribe("users/a/b/x")
 
 
+def stored(update: Update) -> tuple[bytes, Head]:
+    payload = update.to_payload()
+    head = read_head(payload)
+    assert head is not None
+    return payload, head
+
+
 def test_replay_index_lookup_and_trim() -> None:
-    index = ReplayIndex(max_count=3, max_age=3600)
+    index = ReplayIndex(max_count=3, max_age=3600, max_bytes=1 << 20)
     now = int(time.time() * 1000)
     for i in range(5):
-        index.add(f"{now}-{i}", Update(id=f"u{i}", topics=("t",), data=str(i)), now)
+        index.add(f"{now}-{i}", now, *stored(Update(id=f"u{i}", topics=("t",), data=str(i))))
     assert len(index) == 3 and index.first_seq == 2 and index.next_seq == 5
     assert index.find("u1") is None and index.find("u3") == 3
-    assert [r.update.id for r in index.iter_from(3, 10)] == ["u3", "u4"]
-    assert [r.update.id for r in index.iter_back(4, 10)] == ["u4", "u3", "u2"]
+    assert [r.id for r in index.iter_from(3, 10)] == ["u3", "u4"]
+    assert [r.id for r in index.iter_back(4, 10)] == ["u4", "u3", "u2"]
     assert index.get(4) is not None and index.get(1) is None
-    old = ReplayIndex(max_count=10, max_age=1)
-    old.add("1-0", Update(id="x", topics=("t",), data=""), 1)
+    old = ReplayIndex(max_count=10, max_age=1, max_bytes=1 << 20)
+    old.add("1-0", 1, *stored(Update(id="x", topics=("t",), data="")))
     assert len(old) == 0

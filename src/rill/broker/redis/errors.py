@@ -1,0 +1,27 @@
+"""Redis errors as Rill's, and what the background readers retry on."""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from rill.broker.base import StreamMissing
+from rill.errors import BrokerError, InvalidInput
+
+BACKOFF_MIN = 0.05
+BACKOFF_MAX = 2.0
+TRANSIENT = (RedisConnectionError, RedisTimeoutError, OSError)
+
+
+def fail(exc: RedisError, stream: str | None = None) -> NoReturn:
+    message = str(exc)
+    if "RILL_ENDED" in message:
+        raise InvalidInput(f"stream {stream!r} has ended") from None
+    if "RILL_MISSING" in message:
+        raise StreamMissing(stream) from None
+    if isinstance(exc, ResponseError) and ("XADD" in message or "stream ID" in message):
+        raise InvalidInput(f"id is not greater than the stream's last id: {message}") from None
+    raise BrokerError(f"redis: {message}") from exc

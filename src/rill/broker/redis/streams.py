@@ -1,0 +1,241 @@
+"""``RedisBroker``: streams as Redis Streams, through the Lua scripts beside it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from importlib.resources import files
+from typing import Any, TypeVar
+
+import redis.asyncio as redis
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+from redis.retry import Retry
+
+from rill.broker.base import Broker, Entry, StreamMissing
+from rill.broker.redis.entries import BATCH, Position, checked, is_end, payload_of, to_position
+from rill.broker.redis.errors import fail
+from rill.broker.redis.reader import BLOCK_MS, StreamReader, Subscription
+from rill.broker.redis.signals import SignalHub
+
+T = TypeVar("T")
+
+
+def _script(name: str) -> str:
+    """A Lua script shipped beside this module (``<name>.lua``)."""
+    return files(__package__).joinpath(f"{name}.lua").read_text(encoding="utf-8")
+
+
+class RedisBroker(Broker):
+    shared = True
+
+    def __init__(self, url: str, *, prefix: str = "rill:", max_connections: int = 50) -> None:
+        self.url = url
+        self.prefix = prefix
+        common: dict[str, Any] = {
+            "protocol": 2,
+            "socket_connect_timeout": 2.0,
+            # Why no retries: a write retried after a lost reply may land twice.
+            "retry": Retry(NoBackoff(), 0),
+        }
+        # Why blocking: a burst of commands (hundreds of subscribers replaying at
+        # once) waits its turn for a connection instead of failing outright.
+        pool = redis.BlockingConnectionPool.from_url(
+            url, max_connections=max_connections, timeout=5.0, socket_timeout=5.0, **common
+        )
+        self._client = redis.Redis.from_pool(pool)
+        reader = redis.Redis.from_url(
+            url, socket_timeout=BLOCK_MS / 1000 + 5.0, single_connection_client=True, **common
+        )
+        self._reader_client = reader
+        self._reader = StreamReader(reader, self._client, prefix)
+        self._signals = SignalHub(self._client)
+        self._append = self._client.register_script(_script("append"))
+        self._append_many = self._client.register_script(_script("append_many"))
+        self._read = self._client.register_script(_script("read"))
+        self._tail = self._client.register_script(_script("tail"))
+        self._end = self._client.register_script(_script("end"))
+        self._closed = False
+
+    def _key(self, stream: str) -> bytes:
+        return f"{self.prefix}s:{stream}".encode()
+
+    def _keys(self, stream: str) -> list[bytes]:
+        """The stream's key, and its retention ledger's (see the module docstring)."""
+        return [self._key(stream), *(f"{self.prefix}{k}:{stream}".encode() for k in "lb")]
+
+    async def _call(self, op: Callable[[], Awaitable[T]], stream: str | None = None) -> T:
+        task = asyncio.current_task()
+        requested = task.cancelling() if task is not None else 0
+        try:
+            result = await op()
+        except RedisError as exc:
+            fail(exc, stream)
+        # Why: redis-py wraps socket writes in asyncio.wait_for, which on Python 3.11
+        # drops a cancellation that arrives just as the write completes (CPython
+        # gh-86296, fixed in 3.12). A cancel asked for during the command that never
+        # surfaced was lost there; raise it, or a cancelled reply would run on.
+        if task is not None and task.cancelling() > requested:
+            raise asyncio.CancelledError
+        return result
+
+    async def start(self) -> None:
+        await self.ping()
+
+    async def close(self) -> None:
+        self._closed = True
+        await self._reader.close()
+        await self._signals.close()
+        for client in (self._reader_client, self._client):
+            with contextlib.suppress(RedisError):
+                await client.aclose()
+
+    async def ping(self) -> None:
+        await self._call(self._client.ping)
+
+    async def append(
+        self,
+        stream: str,
+        payload: bytes,
+        *,
+        id: str | None = None,
+        maxlen: int | None = None,
+        max_age: float | None = None,
+        max_bytes: int | None = None,
+    ) -> str:
+        if id is None:
+            entry_id = "*"
+        else:
+            a, b = checked(id)
+            entry_id = f"{a}-{b}"
+        min_ms = "" if max_age is None else str(max(0, int((time.time() - max_age) * 1000)))
+        args: list[str | bytes] = [
+            entry_id,
+            payload,
+            "" if maxlen is None else str(maxlen),
+            min_ms,
+            "" if max_bytes is None else str(max_bytes),
+        ]
+        raw = await self._call(lambda: self._append(keys=self._keys(stream), args=args), stream)
+        return bytes(raw).decode()
+
+    async def append_many(self, stream: str, entries: list[tuple[bytes, str]]) -> None:
+        if not entries:
+            return
+        args: list[str | bytes] = []
+        for payload, entry_id in entries:
+            a, b = checked(entry_id)
+            args += (f"{a}-{b}", payload)
+        await self._call(lambda: self._append_many(keys=[self._key(stream)], args=args), stream)
+
+    async def _range(self, stream: str, start: str, count: int) -> tuple[bool, list[Any]]:
+        """(ended, up to ``count`` raw entries from ``start``)."""
+        key = self._key(stream)
+        reply = await self._call(lambda: self._read(keys=[key], args=[start, count]), stream)
+        if reply is None:
+            raise StreamMissing(stream)
+        return bool(reply[0]), list(reply[1])
+
+    @staticmethod
+    def _start(after: str | None) -> str:
+        if after is None:
+            return "-"
+        a, b = checked(after)
+        return f"({a}-{b}"
+
+    async def read(self, stream: str, after: str | None = None, limit: int = 1000) -> list[Entry]:
+        if limit <= 0:
+            await self._range(stream, "-", 1)
+            return []
+        _, rows = await self._range(stream, self._start(after), limit)
+        return [Entry(rid.decode(), payload_of(f)) for rid, f in rows if not is_end(f)]
+
+    async def subscribe(self, stream: str, after: str | None = None) -> AsyncIterator[Entry]:
+        position: Position = checked(after) if after is not None else (0, 0)
+        start = self._start(after)
+        # Replay: batches until one comes back short (caught up) or shows the end.
+        while True:
+            ended, rows = await self._range(stream, start, BATCH)
+            for raw_id, fields in rows:
+                if is_end(fields):
+                    return
+                position = to_position(raw_id)
+                yield Entry(raw_id.decode(), payload_of(fields))
+            if len(rows) < BATCH:
+                if ended:  # positioned after the end marker: nothing more will come
+                    return
+                break
+            start = f"({position[0]}-{position[1]}"
+        if self._closed:
+            return
+        key = self._key(stream)
+        sub = Subscription()
+        cursor = self._reader.register(key, sub, position)
+        try:
+            if cursor > position:
+                async for entry in self._catch_up(stream, position):
+                    if entry is None:
+                        return
+                    position = checked(entry.id)
+                    yield entry
+            while (batch := await sub.queue.get()) is not None:
+                for pos, item in batch:
+                    if pos <= position:
+                        continue
+                    if item is None:
+                        return
+                    position = pos
+                    yield item
+        finally:
+            self._reader.unregister(key, sub)
+
+    async def _catch_up(self, stream: str, position: Position) -> AsyncIterator[Entry | None]:
+        """Entries after ``position`` already in Redis; None for the end marker."""
+        while True:
+            ended, rows = await self._range(stream, f"({position[0]}-{position[1]}", BATCH)
+            for raw_id, fields in rows:
+                if is_end(fields):
+                    yield None
+                    return
+                position = to_position(raw_id)
+                yield Entry(raw_id.decode(), payload_of(fields))
+            if len(rows) < BATCH:
+                if ended:
+                    yield None
+                return
+
+    async def end(self, stream: str, ttl: float) -> None:
+        ttl_ms = max(1, int(ttl * 1000))
+        await self._call(lambda: self._end(keys=self._keys(stream), args=[ttl_ms]), stream)
+
+    async def _newest(self, stream: str) -> list[Any]:
+        rows = await self._call(lambda: self._tail(keys=[self._key(stream)]), stream)
+        if rows is None:
+            raise StreamMissing(stream)
+        return list(rows)
+
+    async def is_ended(self, stream: str) -> bool:
+        rows = await self._newest(stream)
+        return bool(rows) and is_end(rows[0][1])
+
+    async def last_id(self, stream: str) -> str | None:
+        for raw_id, fields in await self._newest(stream):
+            if not is_end(fields):
+                return bytes(raw_id).decode()
+        return None
+
+    async def publish(self, channel: str, payload: bytes) -> None:
+        key = f"{self.prefix}c:{channel}".encode()
+        await self._call(lambda: self._client.publish(key, payload))
+
+    async def listen(self, channel: str) -> AsyncIterator[bytes]:
+        key = f"{self.prefix}c:{channel}".encode()
+        queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+        await self._signals.add(key, queue)
+        try:
+            while (item := await queue.get()) is not None:
+                yield item
+        finally:
+            await self._signals.remove(key, queue)
