@@ -8,7 +8,7 @@ import pytest
 
 from rill.hub.grants import InvalidGrant, grants_from_claims, session_grants
 from rill.hub.limits import BadRequest
-from rill.hub.matchers import is_reserved_parameter, legacy_selector, matcher
+from rill.hub.matchers import in_match_namespace, legacy_selector, matcher
 from rill.hub.publish import is_reserved
 from rill.hub.replay import ReplayIndex
 from rill.hub.templates import compile_template
@@ -69,8 +69,8 @@ def test_legacy_selectors_and_reserved_parameters() -> None:
     assert legacy_selector("*").matches("x")
     assert legacy_selector("a/{b}").matches("a/1")
     assert legacy_selector("plain").kind == "Exact"
-    assert is_reserved_parameter("matchRegex") and is_reserved_parameter("MATCHexact")
-    assert not is_reserved_parameter("match_urlpattern") and not is_reserved_parameter("topic")
+    assert in_match_namespace("matchRegex") and in_match_namespace("MATCHexact")
+    assert in_match_namespace("match_urlpattern") and not in_match_namespace("topic")
 
 
 def test_reserved_topics() -> None:
