@@ -105,7 +105,7 @@ def pattern(value: str) -> dict[str, str]:
     return {"match": value, "match_type": "urlpattern"}
 
 
-def _start(root: Path, name: str, **hub: str) -> tuple[RunningServer, str]:
+def start_hub(root: Path, name: str, **hub: str) -> tuple[RunningServer, str]:
     port = free_port()
     resource = f"http://127.0.0.1:{port}/.well-known/mercure"
     env = {
@@ -122,7 +122,7 @@ def _start(root: Path, name: str, **hub: str) -> tuple[RunningServer, str]:
 
 @pytest.fixture(scope="session")
 def strict(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
-    server, resource = _start(
+    server, resource = start_hub(
         tmp_path_factory.mktemp("conformance"),
         "strict",
         jwt_audience="{resource}",
@@ -139,6 +139,6 @@ def strict(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
 
 @pytest.fixture(scope="session")
 def default(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
-    server, _ = _start(tmp_path_factory.mktemp("conformance"), "default")
+    server, _ = start_hub(tmp_path_factory.mktemp("conformance"), "default")
     yield Hub(server, None, None)
     server.stop()
