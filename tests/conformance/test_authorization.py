@@ -173,3 +173,25 @@ def test_publisher_key_is_not_the_subscriber_key(strict: Hub) -> None:
     r = httpx.get(f"{strict.url}/.well-known/mercure/subscriptions",
                   headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 401 and 'error="invalid_token"' in _challenge(r)
+
+
+@pytest.mark.parametrize("header", ["Basic dXNlcjpwYXNz", "Bearer", "Token abc"])
+def test_malformed_presentation_is_400_invalid_request(strict: Hub, header: str) -> None:
+    for r in (
+        httpx.post(strict.hub_url, content="topic=t",
+                   headers={"Authorization": header,
+                            "Content-Type": "application/x-www-form-urlencoded"}),
+        httpx.get(strict.hub_url, params={"match": "t"}, headers={"Authorization": header}),
+    ):
+        assert r.status_code == 400
+        assert r.headers["content-type"] == "application/problem+json"
+        assert _challenge(r).startswith('Bearer error="invalid_request"')
+
+
+def test_every_401_and_403_carries_the_metadata_pointer(strict: Hub) -> None:
+    metadata = f"{strict.url}/.well-known/oauth-protected-resource/.well-known/mercure"
+    forbidden = strict.publish([("topic", "t")], strict.token([detail(["subscribe"], "*")]))
+    invalid = strict.publish([("topic", "t")], "x.y.z")
+    for r in (forbidden, invalid):
+        assert r.status_code in (401, 403)
+        assert f'resource_metadata="{metadata}"' in _challenge(r)

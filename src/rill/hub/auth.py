@@ -26,6 +26,7 @@ from rill.auth.tokens import TokenVerifier
 from rill.config import Settings
 from rill.errors import Forbidden, Unauthorized
 from rill.hub.grants import ANONYMOUS, Grants, grants_from_claims, session_grants
+from rill.hub.limits import BadRequest
 from rill.hub.matchers import DEFAULT_BASE
 
 Role = Literal["publish", "subscribe"]
@@ -36,6 +37,10 @@ _ACCEPTED_TYPES = {"jwt", "at+jwt", "application/at+jwt"}
 
 class MissingToken(Unauthorized):
     """401 without an error code: a token is needed and none was presented."""
+
+
+class MalformedCredentials(BadRequest):
+    """400 ``invalid_request``: the token's presentation itself is malformed (RFC 6750)."""
 
 
 class InsufficientScope(Forbidden):
@@ -63,7 +68,7 @@ def find_token(
     if authorization is not None:
         scheme, _, value = authorization.decode("latin-1").partition(" ")
         if scheme.lower() != "bearer" or not value.strip():
-            raise Unauthorized("the Authorization header must use the Bearer scheme")
+            raise MalformedCredentials("the Authorization header must be 'Bearer <token>'")
         return Credentials(value.strip(), "header")
     if query is not None:
         for name in ("access_token", "authorization"):
