@@ -57,6 +57,11 @@ def test_draft_detail_type_mercure_grants_too(strict: Hub) -> None:
         ([{"match": "*", "match_type": "urlpattern"}], "anything at all", 200),
         # Relative patterns resolve against the hub's URL.
         ([pattern("prices/:symbol")], "prices/BTC", 200),
+        # URL patterns never ignore case (only the host is case-insensitive).
+        ([pattern("https://example.com/books/:id")], "https://example.com/BOOKS/1", 403),
+        ([pattern("https://example.com/books/:id")], "https://EXAMPLE.com/books/1", 200),
+        # A topic that is no URL cannot match a URL pattern.
+        ([pattern("https\\://:host/:path")], "http://[not-an-ip/x", 403),
     ],
 )
 def test_topic_matchers_in_details(strict: Hub, topics: list[dict[str, Any]], topic: str,
