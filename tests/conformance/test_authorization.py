@@ -200,3 +200,11 @@ def test_every_401_and_403_carries_the_metadata_pointer(strict: Hub) -> None:
     for r in (forbidden, invalid):
         assert r.status_code in (401, 403)
         assert f'resource_metadata="{metadata}"' in _challenge(r)
+
+
+def test_grant_limits_reject_the_token(strict: Hub) -> None:
+    many_details = strict.token([detail(["publish"], "*")] * 33)
+    many_topics = strict.token([detail(["publish"], *[f"t{i}" for i in range(257)])])
+    for token in (many_details, many_topics):
+        r = strict.publish([("topic", "t")], token)
+        assert r.status_code == 401 and 'error="invalid_token"' in _challenge(r)

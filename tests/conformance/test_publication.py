@@ -164,3 +164,18 @@ async def test_data_lines_become_separate_data_fields(strict: Hub) -> None:
             if b"data: c\n\n" in raw:
                 break
     assert b"data: a\ndata: id: forged\ndata: b\ndata: c\n\n" in raw
+
+
+async def test_alternate_topics_need_every_grant_and_reach_either_audience(strict: Hub) -> None:
+    canonical, alternate = "https://example.com/books/1", "https://example.com/users/42/books/1"
+    only_canonical = strict.publisher(canonical)
+    r = strict.publish([("topic", canonical), ("topic", alternate)], only_canonical)
+    assert r.status_code == 403
+    async with (
+        httpx.AsyncClient(base_url=strict.url, timeout=10) as c,
+        subscribe(c, [("match", alternate)]) as s,
+    ):
+        await asyncio.sleep(0.2)
+        both = strict.publisher(canonical, alternate)
+        r = strict.publish([("topic", canonical), ("topic", alternate), ("data", "x")], both)
+        assert (await s.next()).id == r.text
