@@ -16,7 +16,7 @@ claim, and topic matchers may use its ``matchType: Exact|URLPattern`` spelling.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from rill.errors import Unauthorized
@@ -37,8 +37,6 @@ class Grants:
     subject: str | None = None
     #: Unix time after which a subscription under this token must be closed.
     expires_at: float | None = None
-    #: Set when the grants came from the hub's token (not a chat session).
-    hub_token: bool = field(default=True)
 
     def can_publish(self, topic: str) -> bool:
         return any(m.matches(topic) for m in self.publish)
@@ -57,7 +55,7 @@ class Grants:
         return None
 
 
-ANONYMOUS = Grants(hub_token=False)
+ANONYMOUS = Grants()
 
 
 #: The authorization detail types this hub understands (advertised in its metadata).
@@ -65,7 +63,6 @@ DETAIL_TYPES = ("https://mercure.rocks/authorization-detail", "mercure")
 #: Matcher type names as the spec spells them in ``match_type``, and the earlier spelling.
 _MATCH_TYPES: dict[str, MatchType] = {"exact": "Exact", "urlpattern": "URLPattern"}
 _LEGACY_MATCH_TYPES: dict[str, MatchType] = {"Exact": "Exact", "URLPattern": "URLPattern"}
-_ACTIONS = ("publish", "subscribe")
 
 
 def authorization_details(
@@ -204,9 +201,9 @@ def session_grants(subject: str, expires_at: float | None) -> Grants:
     """A chat session may read its own user's private topics, ``users/{sub}/…``, nothing else."""
     if not subject or "/" in subject or "?" in subject or "#" in subject:
         # Why: a subject with a slash would reach into another user's topic tree.
-        return Grants(subject=subject, expires_at=expires_at, hub_token=False)
+        return Grants(subject=subject, expires_at=expires_at)
     own = _UserTopics(f"users/{subject}/")
-    return Grants(subscribe=(own,), subject=subject, expires_at=expires_at, hub_token=False)
+    return Grants(subscribe=(own,), subject=subject, expires_at=expires_at)
 
 
 class _UserTopics(Matcher):
