@@ -135,3 +135,17 @@ def test_replay_index_lookup_and_trim() -> None:
     old = ReplayIndex(max_count=10, max_age=1)
     old.add("1-0", Update(id="x", topics=("t",), data=""), 1)
     assert len(old) == 0
+
+
+def test_replay_index_finds_the_earliest_occurrence_of_a_reused_id() -> None:
+    from rill.hub.replay import ReplayIndex
+    from rill.hub.update import Update
+
+    index = ReplayIndex(max_count=3, max_age=3600)
+    first = index.add("1-0", Update("same", ("t",), "a"), ms=10**13)
+    index.add("2-0", Update("other", ("t",), "b"), ms=10**13)
+    index.add("3-0", Update("same", ("t",), "c"), ms=10**13)
+    assert index.find("same") == first.seq
+    # Once the earliest occurrence leaves the window, the id is unknown (replay all).
+    index.add("4-0", Update("x", ("t",), "d"), ms=10**13)
+    assert index.find("same") is None
