@@ -96,8 +96,8 @@ class HubSettings(BaseModel):
     #: advertised as ``mercure_cookie`` in the protected-resource metadata).
     cookie_name: str = "__Secure-mercure_access_token"
     #: Behaviours of earlier protocol revisions (docs/mercure.md lists each one).
-    #: ``legacy_tokens``: the ``mercure`` claim and ``matchType``/``URLPattern``
-    #: spellings in tokens that carry no current ``authorization_details``.
+    #: ``legacy_tokens``: the ``mercure`` claim (in tokens without ``authorization_details``)
+    #: and the ``matchType: Exact|URLPattern`` spelling (where ``match_type`` is absent).
     legacy_tokens: bool = True
     #: ``legacy_cookies``: also read the ``mercureAuthorization`` and
     #: ``mercureAccessToken`` cookies.
