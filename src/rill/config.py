@@ -96,7 +96,22 @@ class HubSettings(BaseModel):
     max_data_bytes: int = Field(default=1024 * 1024, ge=1)
     #: Bytes queued for one slow subscriber before it is dropped.
     max_buffer_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
-    cookie_name: str = "mercureAuthorization"
+    #: The cookie a browser presents its hub token in (the spec's recommended name;
+    #: advertised as ``mercure_cookie`` in the protected-resource metadata).
+    cookie_name: str = "__Secure-mercure_access_token"
+    #: Behaviours of earlier protocol revisions (docs/mercure.md lists each one).
+    #: ``legacy_tokens``: the ``mercure`` claim (in tokens without ``authorization_details``)
+    #: and the ``matchType: Exact|URLPattern`` spelling (where ``match_type`` is absent).
+    legacy_tokens: bool = True
+    #: ``legacy_cookies``: also read the ``mercureAuthorization`` and
+    #: ``mercureAccessToken`` cookies.
+    legacy_cookies: bool = True
+    #: ``legacy_parameters``: the ``topic`` (URI template) subscribe parameter and
+    #: ``lastEventID`` for ``last_event_id``.
+    legacy_parameters: bool = True
+    #: ``query_token``: accept the token in the ``access_token`` (or ``authorization``)
+    #: query parameter of a subscription. Off: URLs end up in logs (RFC 9700).
+    query_token: bool = False
     #: The hub's public URL: base for relative topics and URL patterns, and the
     #: resource identifier in its protected-resource metadata (default: from the request).
     public_url: str | None = None

@@ -58,7 +58,9 @@ def server(tmp_path_factory) -> Iterator[RunningServer]:
 
     s = start_server(tmp_path_factory.mktemp("authz"), config=CONFIG, env={
         "RILL_JWT_SECRET": SECRET, "RILL_JWT_ISSUER": ISS, "RILL_JWT_AUDIENCE": AUD,
-        "RILL_HUB__SUBSCRIPTIONS": "true", "RILL_CHAT_TURNS_PER_MINUTE": "0"})
+        "RILL_HUB__SUBSCRIPTIONS": "true", "RILL_CHAT_TURNS_PER_MINUTE": "0",
+        # URL tokens are a legacy setting (off by default): on here, so they are tested too.
+        "RILL_HUB__QUERY_TOKEN": "true"})
     yield s
     s.stop()
 

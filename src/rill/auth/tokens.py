@@ -139,7 +139,15 @@ class TokenIssuer:
         self.issuer = issuer
         self.audience = audience
 
-    def mint(self, subject: str | None = None, *, ttl: float | None = None, **claims: Any) -> str:
+    def mint(
+        self,
+        subject: str | None = None,
+        *,
+        ttl: float | None = None,
+        typ: str | None = None,
+        **claims: Any,
+    ) -> str:
+        """``typ`` sets the header's token type (``at+jwt`` for Mercure access tokens)."""
         now = int(time.time())
         body: dict[str, Any] = {"iat": now, **claims}
         if subject is not None:
@@ -150,4 +158,5 @@ class TokenIssuer:
             body.setdefault("iss", self.issuer)
         if self.audience:
             body.setdefault("aud", self.audience)
-        return jwt.encode(body, self._secret, algorithm="HS256")
+        headers = {"typ": typ} if typ is not None else None
+        return jwt.encode(body, self._secret, algorithm="HS256", headers=headers)

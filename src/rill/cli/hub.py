@@ -25,7 +25,8 @@ def register(subparsers: Any) -> None:
 
     s = subparsers.add_parser("subscribe", help="print hub updates as they arrive")
     s.add_argument("topics", nargs="+", metavar="TOPIC")
-    s.add_argument("--pattern", action="store_true", help="treat topics as URL patterns")
+    s.add_argument("--pattern", action="store_true",
+                   help="treat topics as URL patterns (match_urlpattern)")
     s.add_argument("--last-event-id", help="replay from after this id ('earliest' for all)")
     _common(s)
     s.set_defaults(func=_run_subscribe)
@@ -64,12 +65,18 @@ def _token(args: argparse.Namespace, *, publish: bool) -> str | None:
     from rill.auth.tokens import TokenIssuer
     from rill.config import load_settings
     from rill.http.app import session_secret
+    from rill.hub.grants import authorization_details
 
     settings = load_settings(args.config, data_dir=args.data_dir)
     key = settings.hub.publisher_jwt_key
     secret = key.get_secret_value() if key else session_secret(settings)
     issuer = TokenIssuer(secret, issuer=settings.hub.jwt_issuer, audience=settings.hub.jwt_audience)
-    return issuer.mint(ttl=24 * 3600, mercure={"publish": ["*"], "subscribe": []})
+    return issuer.mint(
+        "rill-cli",
+        ttl=24 * 3600,
+        typ="at+jwt",
+        authorization_details=authorization_details(publish=["*"]),
+    )
 
 
 def _run_publish(args: argparse.Namespace) -> int:

@@ -60,11 +60,11 @@ def _params(
     topics: Sequence[str], url_patterns: Sequence[str], last_event_id: str | None
 ) -> httpx.QueryParams:
     params: list[tuple[str, str | int | float | bool | None]] = [("match", t) for t in topics]
-    params += [("matchURLPattern", p) for p in url_patterns]
+    params += [("match_urlpattern", p) for p in url_patterns]
     if last_event_id is not None:
         # Why the query too: the first connection of a browser-style client
         # cannot send headers, and hubs must accept it there (spec).
-        params.append(("lastEventID", last_event_id))
+        params.append(("last_event_id", last_event_id))
     return httpx.QueryParams(params)
 
 

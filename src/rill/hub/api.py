@@ -8,31 +8,42 @@ from rill.errors import NotFound, RillError
 from rill.hub._asgi import Scope, Send, cookies, header_map, query, respond_json
 from rill.hub.auth import InsufficientScope, MissingToken, find_token
 from rill.hub.errors import METADATA_PATH, send_error
-from rill.hub.subscriptions import CONTEXT, PREFIX
+from rill.hub.grants import DETAIL_TYPES
+from rill.hub.subscriptions import PREFIX
 
 if TYPE_CHECKING:
     from rill.hub.hub import Hub
 
-_LD_JSON = b"application/ld+json"
+_JSON = b"application/json"
 
 
 async def serve_subscriptions_api(hub: Hub, scope: Scope, send: Send) -> None:
     try:
-        document = await _subscriptions(hub, scope)
+        document, last_event_id = await _subscriptions(hub, scope)
     except RillError as error:
         await send_error(send, error, hub.metadata_url(scope))
         return
-    link = f'<{hub.request_base(scope)}/.well-known/mercure>; rel="mercure"'.encode()
+    # The cursor to subscribe from travels as the hub link's ``last-event-id``
+    # attribute, as a publisher's discovery response would carry it.
+    link = (
+        f'<{hub.request_base(scope)}/.well-known/mercure>; rel="mercure"; '
+        f'last-event-id="{_quoted(last_event_id)}"'
+    ).encode()
     await respond_json(
         send,
         200,
         document,
-        _LD_JSON,
+        _JSON,
         [(b"link", link), (b"cache-control", b"must-revalidate")],
     )
 
 
-async def _subscriptions(hub: Hub, scope: Scope) -> dict[str, Any]:
+def _quoted(value: str) -> str:
+    """A quoted-string body (RFC 9110 §5.6.4); ids hold no controls (limits.check_id)."""
+    return value.replace("\\", "\\\\").replace('"', '\\"')
+
+
+async def _subscriptions(hub: Hub, scope: Scope) -> tuple[dict[str, Any], str]:
     settings = hub.settings.hub
     if not settings.subscriptions:
         raise NotFound("the subscriptions API is not enabled")
@@ -48,8 +59,9 @@ async def _subscriptions(hub: Hub, scope: Scope) -> dict[str, Any]:
     credentials = find_token(
         headers,
         cookies(headers),
-        values,
+        values if settings.query_token else None,
         cookie_name=settings.cookie_name,
+        legacy_cookies=settings.legacy_cookies,
         session_cookie=hub.settings.session_cookie,
     )
     if credentials.token is None:
@@ -64,14 +76,8 @@ async def _subscriptions(hub: Hub, scope: Scope) -> dict[str, Any]:
     if found is None:
         raise NotFound("no such subscription")
     if isinstance(found, dict):
-        return {"@context": CONTEXT, **found, "lastEventID": last_event_id}
-    return {
-        "@context": CONTEXT,
-        "id": path,
-        "type": "Subscriptions",
-        "lastEventID": last_event_id,
-        "subscriptions": found,
-    }
+        return found, last_event_id
+    return {"id": path, "type": "subscriptions", "subscriptions": found}, last_event_id
 
 
 async def serve_metadata(hub: Hub, scope: Scope, send: Send) -> None:
@@ -84,10 +90,14 @@ async def serve_metadata(hub: Hub, scope: Scope, send: Send) -> None:
     resource = settings.jwt_audience or f"{hub.request_base(scope)}/.well-known/mercure"
     document: dict[str, Any] = {
         "resource": resource,
-        "bearer_methods_supported": ["header", "query"],
-        "mercure_cookie": True,
-        "mercure_version": 8,
+        # The query token is a legacy setting; the cookie is no RFC 6750 method,
+        # so it is named by ``mercure_cookie`` instead.
+        "bearer_methods_supported": ["header", "query"] if settings.query_token else ["header"],
+        "authorization_details_types_supported": list(DETAIL_TYPES),
+        "mercure_cookie": settings.cookie_name,
     }
+    if settings.subscriptions:
+        document["mercure_subscriptions"] = True
     if settings.jwt_issuer:
         document["authorization_servers"] = [settings.jwt_issuer]
     if settings.jwks_url:

@@ -2,9 +2,11 @@
 
 Token sources, highest precedence first (the spec's order, then Rill's):
 ``Authorization: Bearer``, the ``access_token`` (or legacy ``authorization``)
-query parameter on subscriptions, the hub cookie (``mercureAuthorization`` by
-default, and the spec's ``mercureAccessToken``), and finally the chat session
-(bearer or cookie), which only opens the user's own ``users/{sub}/…`` topics.
+query parameter on subscriptions when ``hub.query_token`` allows it, the hub
+cookie (``hub.cookie_name``; with ``hub.legacy_cookies`` also the earlier
+``mercureAuthorization`` and ``mercureAccessToken``), and finally the chat
+session (bearer or cookie), which only opens the user's own ``users/{sub}/…`` topics.
+Every hub token must carry ``exp`` (RFC 9068; the spec rejects tokens without it).
 
 Keys are picked by role and algorithm family, never by anything else in the
 token: HMAC tokens go to the role's shared secret, asymmetric ones to the
@@ -24,15 +26,21 @@ from rill.auth.tokens import TokenVerifier
 from rill.config import Settings
 from rill.errors import Forbidden, Unauthorized
 from rill.hub.grants import ANONYMOUS, Grants, grants_from_claims, session_grants
+from rill.hub.limits import BadRequest
 from rill.hub.matchers import DEFAULT_BASE
 
 Role = Literal["publish", "subscribe"]
-_SPEC_COOKIE = "mercureAccessToken"
+#: Cookie names of earlier protocol revisions (``hub.legacy_cookies``).
+LEGACY_COOKIES = ("mercureAuthorization", "mercureAccessToken")
 _ACCEPTED_TYPES = {"jwt", "at+jwt", "application/at+jwt"}
 
 
 class MissingToken(Unauthorized):
     """401 without an error code: a token is needed and none was presented."""
+
+
+class MalformedCredentials(BadRequest):
+    """400 ``invalid_request``: the token's presentation itself is malformed (RFC 6750)."""
 
 
 class InsufficientScope(Forbidden):
@@ -53,19 +61,21 @@ def find_token(
     *,
     cookie_name: str,
     session_cookie: str,
+    legacy_cookies: bool = False,
 ) -> Credentials:
+    """The one token a request presents; ``query`` is None where URL tokens are refused."""
     authorization = headers.get(b"authorization")
     if authorization is not None:
         scheme, _, value = authorization.decode("latin-1").partition(" ")
         if scheme.lower() != "bearer" or not value.strip():
-            raise Unauthorized("the Authorization header must use the Bearer scheme")
+            raise MalformedCredentials("the Authorization header must be 'Bearer <token>'")
         return Credentials(value.strip(), "header")
     if query is not None:
         for name in ("access_token", "authorization"):
             values = query.get(name)
             if values:
                 return Credentials(values[0], "query")
-    for name in (cookie_name, _SPEC_COOKIE):
+    for name in (cookie_name, *(LEGACY_COOKIES if legacy_cookies else ())):
         if name in cookies:
             return Credentials(cookies[name], "cookie")
     if session_cookie in cookies:
@@ -125,8 +135,14 @@ class Authenticator:
         self._check_type(header)
         verifier = self._pick(header, role)
         claims = await verifier.verify(token)
+        if not isinstance(claims.get("exp"), int | float) or isinstance(claims["exp"], bool):
+            # Why here and not in PyJWT's options: the chat side shares the verifier.
+            raise Unauthorized("the token has no exp claim")
         found = grants_from_claims(
-            claims, max_length=self._settings.max_topic_length, base=self._base
+            claims,
+            max_length=self._settings.max_topic_length,
+            base=self._base,
+            legacy=self._settings.legacy_tokens,
         )
         if found is not None:
             return found

@@ -16,7 +16,7 @@ from rill.errors import (
     Unauthorized,
 )
 from rill.hub._asgi import Send, respond_problem
-from rill.hub.auth import InsufficientScope, MissingToken
+from rill.hub.auth import InsufficientScope, MalformedCredentials, MissingToken
 from rill.hub.limits import BadRequest
 
 METADATA_PATH = "/.well-known/oauth-protected-resource/.well-known/mercure"
@@ -28,8 +28,13 @@ def challenge(error: RillError, metadata_url: str) -> tuple[RillError, bytes | N
     if isinstance(error, MissingToken):
         return error, f"Bearer {resource}".encode()
     if isinstance(error, InsufficientScope):
-        value = f'Bearer error="insufficient_scope", error_description="{_quote(error.detail)}"'
+        value = (
+            f'Bearer error="insufficient_scope", error_description="{_quote(error.detail)}", '
+            f"{resource}"
+        )
         return error, value.encode()
+    if isinstance(error, MalformedCredentials):
+        return error, f'Bearer error="invalid_request", {resource}'.encode()
     if isinstance(error, Unauthorized):
         generic = Unauthorized("the access token is invalid")
         value = (

@@ -1,21 +1,27 @@
 """What a token allows: publish and subscribe matchers, and subscription payloads.
 
-Read from the spec's ``authorization_details`` claim (RFC 9396, type
-``mercure``) or from the older ``mercure: {publish, subscribe, payload}``
-claim that deployed publishers still mint. A malformed ``mercure`` detail
-invalidates the whole token: acting on the entries that did parse would
-silently change what the token grants.
+Read from the spec's ``authorization_details`` claim (RFC 9396): entries of
+type ``https://mercure.rocks/authorization-detail`` (and ``mercure``, the
+draft's earlier name for the same object) grant actions on topic matchers;
+entries of any other type belong to other resources and are skipped. A
+malformed Mercure entry invalidates the whole token: acting on the entries
+that did parse would silently change what the token grants. Action names the
+hub does not know grant nothing and invalidate nothing (spec: future actions).
+
+With ``hub.legacy_tokens`` (the default) a token without ``authorization_details``
+may carry the previous revision's ``mercure: {publish, subscribe, payload}``
+claim, and topic matchers may use its ``matchType: Exact|URLPattern`` spelling.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from rill.errors import Unauthorized
-from rill.hub.limits import MAX_GRANT_DETAILS, MAX_GRANT_TOPICS, BadRequest
-from rill.hub.matchers import DEFAULT_BASE, Matcher, legacy_selector, matcher
+from rill.hub.limits import MAX_GRANT_DETAILS, MAX_GRANT_TOPICS, BadRequest, check_matcher
+from rill.hub.matchers import DEFAULT_BASE, Matcher, MatchType, legacy_selector, matcher
 
 
 class InvalidGrant(Unauthorized):
@@ -31,8 +37,6 @@ class Grants:
     subject: str | None = None
     #: Unix time after which a subscription under this token must be closed.
     expires_at: float | None = None
-    #: Set when the grants came from the hub's token (not a chat session).
-    hub_token: bool = field(default=True)
 
     def can_publish(self, topic: str) -> bool:
         return any(m.matches(topic) for m in self.publish)
@@ -51,19 +55,48 @@ class Grants:
         return None
 
 
-ANONYMOUS = Grants(hub_token=False)
+ANONYMOUS = Grants()
+
+
+#: The authorization detail types this hub understands (advertised in its metadata).
+DETAIL_TYPES = ("https://mercure.rocks/authorization-detail", "mercure")
+#: Matcher type names as the spec spells them in ``match_type``, and the earlier spelling.
+_MATCH_TYPES: dict[str, MatchType] = {"exact": "Exact", "urlpattern": "URLPattern"}
+_LEGACY_MATCH_TYPES: dict[str, MatchType] = {"Exact": "Exact", "URLPattern": "URLPattern"}
+
+
+def authorization_details(
+    publish: Iterable[str] = (),
+    subscribe: Iterable[str] = (),
+    *,
+    publish_patterns: Iterable[str] = (),
+    subscribe_patterns: Iterable[str] = (),
+) -> list[dict[str, Any]]:
+    """The ``authorization_details`` claim granting these topics (what Rill mints)."""
+    details: list[dict[str, Any]] = []
+    for action, exact, patterns in (
+        ("publish", publish, publish_patterns),
+        ("subscribe", subscribe, subscribe_patterns),
+    ):
+        topics: list[dict[str, str]] = [{"match": t} for t in exact]
+        topics += [{"match": p, "match_type": "urlpattern"} for p in patterns]
+        if topics:
+            details.append({"type": DETAIL_TYPES[0], "actions": [action], "topics": topics})
+    return details
 
 
 def grants_from_claims(
-    claims: Mapping[str, Any], *, max_length: int, base: str = DEFAULT_BASE
+    claims: Mapping[str, Any], *, max_length: int, base: str = DEFAULT_BASE, legacy: bool = True
 ) -> Grants | None:
     """Grants of a verified token, or None when it carries no hub claims at all."""
     expires = claims.get("exp")
     expires_at = float(expires) if isinstance(expires, int | float) else None
     subject = claims.get("sub") if isinstance(claims.get("sub"), str) else None
     if "authorization_details" in claims:
-        publish, subscribe, payloads = _details(claims["authorization_details"], max_length, base)
-    elif "mercure" in claims:
+        publish, subscribe, payloads = _details(
+            claims["authorization_details"], max_length, base, legacy
+        )
+    elif legacy and "mercure" in claims:
         publish, subscribe, payloads = _legacy(claims["mercure"], max_length, base)
     else:
         return None
@@ -71,30 +104,32 @@ def grants_from_claims(
 
 
 def _details(
-    raw: Any, max_length: int, base: str
+    raw: Any, max_length: int, base: str, legacy: bool
 ) -> tuple[tuple[Matcher, ...], tuple[Matcher, ...], tuple[tuple[tuple[Matcher, ...], Any], ...]]:
     if not isinstance(raw, list):
         raise InvalidGrant("authorization_details must be an array")
-    details = [d for d in raw if not (isinstance(d, dict) and d.get("type") != "mercure")]
+    for detail in raw:
+        if not isinstance(detail, dict) or not isinstance(detail.get("type"), str):
+            raise InvalidGrant("an authorization detail must be an object with a string type")
+    details = [d for d in raw if d["type"] in DETAIL_TYPES]
     if len(details) > MAX_GRANT_DETAILS:
         raise InvalidGrant("too many mercure authorization details")
     publish: list[Matcher] = []
     subscribe: list[Matcher] = []
     payloads: list[tuple[tuple[Matcher, ...], Any]] = []
     for detail in details:
-        if not isinstance(detail, dict):
-            raise InvalidGrant("an authorization detail must be an object")
         actions = detail.get("actions")
         if (
             not isinstance(actions, list)
             or not actions
-            or not all(a in ("publish", "subscribe") for a in actions)
+            or not all(isinstance(a, str) for a in actions)
         ):
-            raise InvalidGrant("mercure detail actions must be publish and/or subscribe")
-        matchers = _topic_list(detail.get("topics"), max_length, base)
+            raise InvalidGrant("mercure detail actions must be a non-empty array of strings")
+        matchers = _topic_list(detail.get("topics"), max_length, base, legacy)
         payload = detail.get("payload")
         if payload is not None and not isinstance(payload, dict):
             raise InvalidGrant("mercure detail payload must be an object")
+        # Unknown actions are ignored (spec): they grant nothing and reject nothing.
         if "publish" in actions:
             publish.extend(matchers)
         if "subscribe" in actions:
@@ -104,7 +139,22 @@ def _details(
     return tuple(publish), tuple(subscribe), tuple(payloads)
 
 
-def _topic_list(raw: Any, max_length: int, base: str) -> tuple[Matcher, ...]:
+def _match_type(entry: dict[str, Any], legacy: bool) -> MatchType:
+    if "match_type" in entry:
+        kind = entry["match_type"]
+        if isinstance(kind, str) and kind in _MATCH_TYPES:
+            return _MATCH_TYPES[kind]
+        # An unsupported type must reject the token: the grant cannot be evaluated.
+        raise InvalidGrant(f"unsupported match_type {kind!r}")
+    if legacy and "matchType" in entry:
+        kind = entry["matchType"]
+        if isinstance(kind, str) and kind in _LEGACY_MATCH_TYPES:
+            return _LEGACY_MATCH_TYPES[kind]
+        raise InvalidGrant(f"unsupported matchType {kind!r}")
+    return "Exact"
+
+
+def _topic_list(raw: Any, max_length: int, base: str, legacy: bool) -> tuple[Matcher, ...]:
     if not isinstance(raw, list) or not raw:
         raise InvalidGrant("mercure detail topics must be a non-empty array")
     if len(raw) > MAX_GRANT_TOPICS:
@@ -113,13 +163,12 @@ def _topic_list(raw: Any, max_length: int, base: str) -> tuple[Matcher, ...]:
     for entry in raw:
         if not isinstance(entry, dict) or not isinstance(entry.get("match"), str):
             raise InvalidGrant("a topic matcher must be an object with a string 'match'")
-        kind = entry.get("matchType", "Exact")
-        if kind not in ("Exact", "URLPattern"):
-            raise InvalidGrant(f"unknown matchType {kind!r}")
+        kind = _match_type(entry, legacy)
         value: str = entry["match"]
         if not value or len(value) > max_length:
             raise InvalidGrant("a topic matcher is empty or too long")
         try:
+            check_matcher(value, max_length=max_length)
             result.append(matcher(kind, value, base))
         except BadRequest as exc:
             raise InvalidGrant(f"invalid topic matcher: {exc.detail}") from None
@@ -152,9 +201,9 @@ def session_grants(subject: str, expires_at: float | None) -> Grants:
     """A chat session may read its own user's private topics, ``users/{sub}/…``, nothing else."""
     if not subject or "/" in subject or "?" in subject or "#" in subject:
         # Why: a subject with a slash would reach into another user's topic tree.
-        return Grants(subject=subject, expires_at=expires_at, hub_token=False)
+        return Grants(subject=subject, expires_at=expires_at)
     own = _UserTopics(f"users/{subject}/")
-    return Grants(subscribe=(own,), subject=subject, expires_at=expires_at, hub_token=False)
+    return Grants(subscribe=(own,), subject=subject, expires_at=expires_at)
 
 
 class _UserTopics(Matcher):

@@ -38,6 +38,7 @@ async def _publish(hub: Hub, scope: Scope, receive: Receive) -> str:
         cookies(headers),
         None,
         cookie_name=settings.cookie_name,
+        legacy_cookies=settings.legacy_cookies,
         session_cookie="",
     )
     if credentials.token is None:

@@ -29,15 +29,12 @@ from rill.hub.cors import CorsPolicy
 from rill.hub.errors import METADATA_PATH, send_error
 from rill.hub.fanout import Connection, Registry
 from rill.hub.feed import Feed
-from rill.hub.grants import Grants
-from rill.hub.matchers import DEFAULT_BASE, Matcher
+from rill.hub.matchers import DEFAULT_BASE, SPEC_NAMES
 from rill.hub.publish import Publisher, build_update
 from rill.hub.replay import ReplayIndex
 from rill.hub.subscriptions import (
     ActiveSubscriptions,
-    new_subscriber_id,
     subscription_document,
-    subscription_topic,
 )
 from rill.hub.update import Record
 from rill.sse.encoder import comment
@@ -232,25 +229,12 @@ class Hub:
     def metadata_url(self, scope: Scope) -> str:
         return self.request_base(scope) + METADATA_PATH
 
-    def subscriber_id(self, grants: Grants, matchers: tuple[Matcher, ...]) -> str:
-        subject = grants.subject
-        # One subscriber id per subject correlates its subscriptions (spec),
-        # as long as it stays unique among the active ones.
-        if (
-            grants.hub_token
-            and subject
-            and not any(
-                subscription_topic(m.kind, m.value, subject) in self.subscriptions for m in matchers
-            )
-        ):
-            return subject
-        return new_subscriber_id()
-
     async def announce(self, conn: Connection, *, active: bool) -> None:
         """Publish the subscription events of ``conn`` (spec: active subscriptions)."""
         for m in conn.matchers:
+            payload = conn.grants.payload_for(m.value)
             document = subscription_document(
-                m.kind, m.value, conn.subscriber, active, conn.grants.payload_for(m.value)
+                SPEC_NAMES[m.kind], m.value, conn.subscriber, active, payload
             )
             event = self.subscriptions.event(document)
             try:

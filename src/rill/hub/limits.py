@@ -8,13 +8,16 @@ every subscriber's stream, so such values are refused before anything is stored.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from rill.errors import InvalidInput, PayloadTooLarge
 
-# C0, DEL and C1 controls: forbidden in topics and matcher values by the spec.
+# C0, DEL and C1 controls: forbidden in topics, matchers, ids and event types (spec).
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_ID_FORBIDDEN = re.compile(r"[\r\n\x00]")
-_TYPE_FORBIDDEN = re.compile(r"[\r\n\x00]")
+#: Reserved: ``earliest`` asks for the whole history, so no update may bear it,
+#: and ``mercure`` is the event type of the hub's own subscription events.
+RESERVED_ID = "earliest"
+RESERVED_TYPE = "mercure"
 
 #: Matchers a subscriber may send in one request; grants in one token.
 MAX_MATCHERS = 64
@@ -35,13 +38,24 @@ class BadRequest(InvalidInput):
     status = 400
 
 
+def _forbidden_characters(value: str) -> bool:
+    """Controls (C0, DEL, C1) or Unicode format characters (category Cf).
+
+    Why Cf too: bidi and zero-width controls are invisible, so ``a\u200bb``
+    would spoof ``ab`` (spec, Terminology). ASCII strings skip the Unicode lookup.
+    """
+    if _CONTROL.search(value):
+        return True
+    return not value.isascii() and any(unicodedata.category(c) == "Cf" for c in value)
+
+
 def check_topic(value: str, *, max_length: int, what: str = "topic") -> str:
     if not value:
         raise BadRequest(f"{what} must not be empty")
     if len(value) > max_length:
         raise PayloadTooLarge(f"{what} is longer than {max_length} characters")
-    if _CONTROL.search(value):
-        raise BadRequest(f"{what} must not contain control characters")
+    if _forbidden_characters(value):
+        raise BadRequest(f"{what} must not contain control or format characters")
     return value
 
 
@@ -51,8 +65,8 @@ def check_matcher(value: str, *, max_length: int) -> str:
         raise BadRequest("matcher must not be empty")
     if len(value) > max_length:
         raise BadRequest(f"matcher is longer than {max_length} characters")
-    if _CONTROL.search(value):
-        raise BadRequest("matcher must not contain control characters")
+    if _forbidden_characters(value):
+        raise BadRequest("matcher must not contain control or format characters")
     return value
 
 
@@ -63,16 +77,20 @@ def check_id(value: str) -> str:
         raise PayloadTooLarge(f"id is longer than {MAX_ID_LENGTH} characters")
     if value.startswith("#"):
         raise BadRequest("id must not start with '#' (reserved for hub-generated ids)")
-    if _ID_FORBIDDEN.search(value):
-        raise BadRequest("id must not contain CR, LF or NUL")
+    if value == RESERVED_ID:
+        raise BadRequest("id must not be the reserved value 'earliest'")
+    if _forbidden_characters(value):
+        raise BadRequest("id must not contain control or format characters")
     return value
 
 
 def check_type(value: str) -> str:
     if len(value) > MAX_TYPE_LENGTH:
         raise PayloadTooLarge(f"type is longer than {MAX_TYPE_LENGTH} characters")
-    if _TYPE_FORBIDDEN.search(value):
-        raise BadRequest("type must not contain CR, LF or NUL")
+    if value == RESERVED_TYPE:
+        raise BadRequest("type 'mercure' is reserved for the hub's subscription events")
+    if _forbidden_characters(value):
+        raise BadRequest("type must not contain control or format characters")
     return value
 
 

@@ -19,6 +19,13 @@ from rill.hub.limits import BadRequest
 from rill.hub.templates import compile_template, is_template
 
 MatchType = Literal["Exact", "URLPattern", "URITemplate"]
+#: Each type's name as the spec writes it (``match_type``, subscription topics);
+#: ``uritemplate`` is the legacy ``topic`` parameter's, outside the spec.
+SPEC_NAMES: dict[MatchType, str] = {
+    "Exact": "exact",
+    "URLPattern": "urlpattern",
+    "URITemplate": "uritemplate",
+}
 
 #: Relative patterns and topics resolve against the hub's URL (spec); a fixed
 #: base keeps compiled patterns shareable whatever Host a request carried.
@@ -129,16 +136,19 @@ def legacy_selector(value: str, base: str = DEFAULT_BASE) -> Matcher:
     return matcher("Exact", value, base)
 
 
-#: Subscribe query parameter names, current and earlier spellings, by matcher type.
+#: Subscribe query parameter names (spec: ``match`` and ``match_<matcher-type>``).
 QUERY_PARAMETERS: dict[str, MatchType] = {
     "match": "Exact",
-    "matchExact": "Exact",
     "match_exact": "Exact",
-    "matchURLPattern": "URLPattern",
     "match_urlpattern": "URLPattern",
+}
+#: The previous revision's spellings (``hub.legacy_parameters``).
+LEGACY_QUERY_PARAMETERS: dict[str, MatchType] = {
+    "matchExact": "Exact",
+    "matchURLPattern": "URLPattern",
 }
 
 
-def is_reserved_parameter(name: str) -> bool:
-    """Names in the ``match`` namespace that are no matcher type must be refused (400)."""
-    return name.lower().startswith("match") and name not in QUERY_PARAMETERS
+def in_match_namespace(name: str) -> bool:
+    """Names in the ``match`` namespace are matchers; unknown ones must be refused (400)."""
+    return name.lower().startswith("match")

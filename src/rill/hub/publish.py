@@ -8,13 +8,14 @@ stream (``feed.py``), so one publish path serves one node or many.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Sequence
 from urllib.parse import urljoin, urlsplit
 
 from rill.broker.base import Broker
 from rill.config import HubSettings
-from rill.errors import BrokerError, Forbidden, InvalidInput
+from rill.errors import BrokerError, InvalidInput
 from rill.hub.limits import (
     BadRequest,
     check_data,
@@ -26,20 +27,62 @@ from rill.hub.limits import (
 from rill.hub.update import STREAM, Update
 from rill.metrics import HUB_PUBLISHES
 
-_RESERVED_PATH = "/.well-known/mercure"
+_HUB_PATH = "/.well-known/mercure"
+#: ``%XX`` escapes of unreserved characters (RFC 3986 §2.3), which normalization decodes.
+_UNRESERVED_ESCAPE = re.compile(r"%(2[dDeE]|3[0-9]|[46][1-9a-fA-F]|[57][0-9aA]|5[fF]|7[eE])")
 
 
-class ReservedTopic(Forbidden):
-    """403: the topic lies in the hub's own namespace (subscription events)."""
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
+_SPECIAL_SCHEMES = {"http", "https", "ws", "wss", "ftp", "file"}
+
+
+class ReservedTopic(BadRequest):
+    """400: the topic lies in the hub's own namespace (subscription events)."""
+
+
+def _normalized_path(path: str) -> str:
+    """Decode unreserved ``%XX``, then remove dot segments (RFC 3986 §6.2.2, §5.2.4).
+
+    Why both: ``/.well-known/%6Dercure/…`` and ``/.well-known/mercure/../mercure/…``
+    name the hub's namespace as surely as the plain form (spec, Publication).
+    """
+    decoded = _UNRESERVED_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), path)
+    output: list[str] = []
+    segments = decoded.split("/")
+    for index, segment in enumerate(segments):
+        last = index == len(segments) - 1
+        if segment == ".":
+            if last:
+                output.append("")
+        elif segment == "..":
+            if len(output) > 1:
+                output.pop()
+            if last:
+                output.append("")
+        else:
+            output.append(segment)
+    return "/".join(output)
 
 
 def is_reserved(topic: str, base: str) -> bool:
-    """Topics resolving to ``/.well-known/mercure[/…]`` on any host are the hub's own."""
+    """Does ``topic``, resolved against the hub's URL, name ``/.well-known/mercure[/…]``?
+
+    Any scheme or host counts: only the path is compared. A topic that is no
+    URL reference at all cannot name a hub path and is not reserved.
+    """
+    hub_path = urlsplit(base).path.rstrip("/") or _HUB_PATH
+    # As the WHATWG URL parser does: surrounding spaces go, and in the special
+    # schemes (a relative reference inherits the hub's) a backslash is a slash.
+    reference = topic.strip(" ")
+    scheme = _SCHEME.match(reference)
+    if scheme is None or scheme.group(1).lower() in _SPECIAL_SCHEMES:
+        reference = reference.replace("\\", "/")
     try:
-        path = urlsplit(urljoin(base, topic)).path
+        path = urlsplit(urljoin(base, reference)).path
     except ValueError:
         return False
-    return path == _RESERVED_PATH or path.startswith(_RESERVED_PATH + "/")
+    path = _normalized_path(path)
+    return path == hub_path or path.startswith(hub_path + "/")
 
 
 def build_update(
@@ -59,6 +102,9 @@ def build_update(
         raise BadRequest(f"at most {settings.max_topics} topics per update")
     for topic in topics:
         check_topic(topic, max_length=settings.max_topic_length)
+        if topic == "*":
+            # ``*`` is the wildcard matcher: a topic spelled so is not addressable.
+            raise BadRequest("'*' is the wildcard matcher, not a topic")
     check_data(data, max_bytes=settings.max_data_bytes)
     if type is not None:
         check_type(type)

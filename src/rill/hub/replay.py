@@ -46,7 +46,10 @@ class ReplayIndex:
         record = Record(self.next_seq, position, ms, payload, head)
         self.next_seq += 1
         self._records.append(record)
-        self._by_id[record.id] = record.seq
+        # Why the first: when a publisher reuses an id, a reconnect with it must
+        # replay everything after its earliest occurrence, or updates between
+        # the two would be skipped (spec, Reconciliation).
+        self._by_id.setdefault(record.id, record.seq)
         self.bytes += record.size
         self.trim()
         return record
@@ -75,7 +78,11 @@ class ReplayIndex:
         self._head = head
 
     def find(self, update_id: str) -> int | None:
-        """Seq of the retained update with this id (the latest, if ids repeat)."""
+        """Seq of the retained update with this id (the earliest, if ids repeat).
+
+        Once that earliest occurrence leaves the window the id is unknown, and the
+        reconnect replays the whole window: more than needed, never less.
+        """
         return self._by_id.get(update_id)
 
     def get(self, seq: int) -> Record | None:

@@ -31,20 +31,25 @@ from rill.hub.fanout import Connection
 from rill.hub.grants import Grants
 from rill.hub.limits import BadRequest, check_matcher
 from rill.hub.matchers import (
+    LEGACY_QUERY_PARAMETERS,
     QUERY_PARAMETERS,
     Matcher,
-    is_reserved_parameter,
+    in_match_namespace,
     legacy_selector,
     matcher,
 )
 from rill.hub.replay import SCAN_LIMIT
+from rill.hub.subscriptions import new_subscriber_id
 from rill.hub.update import Record
 from rill.sse.encoder import retry_field
 
 if TYPE_CHECKING:
     from rill.hub.hub import Hub
 
-_LAST_EVENT_ID_PARAMETERS = ("lastEventID", "last_event_id", "lastEventId")
+#: The spec's name for the first connection's cursor, then earlier spellings
+#: (``hub.legacy_parameters``).
+_LAST_EVENT_ID = "last_event_id"
+_LEGACY_LAST_EVENT_ID = ("lastEventID", "lastEventId")
 _REPLAY_RECORDS = 256
 _REPLAY_BYTES = 256 * 1024
 
@@ -53,15 +58,18 @@ def parse_matchers(params: list[tuple[str, str]], hub: Hub) -> tuple[Matcher, ..
     settings = hub.settings.hub
     found: dict[tuple[str, str], Matcher] = {}
     count = 0
+    names = QUERY_PARAMETERS
+    if settings.legacy_parameters:
+        names = QUERY_PARAMETERS | LEGACY_QUERY_PARAMETERS
     for name, value in params:
-        if name in QUERY_PARAMETERS:
-            kind = QUERY_PARAMETERS[name]
+        if name in names:
+            kind = names[name]
             check_matcher(value, max_length=settings.max_topic_length)
             m = matcher(kind, value, hub.base)
-        elif name == "topic":
+        elif name == "topic" and settings.legacy_parameters:
             check_matcher(value, max_length=settings.max_topic_length)
             m = legacy_selector(value, hub.base)
-        elif is_reserved_parameter(name):
+        elif in_match_namespace(name):
             raise BadRequest(f"unknown matcher parameter {name!r}")
         else:
             continue
@@ -183,15 +191,17 @@ async def open_subscription(hub: Hub, scope: Scope) -> tuple[Connection, str | N
     credentials = find_token(
         headers,
         cookies(headers),
-        values,
+        values if settings.query_token else None,
         cookie_name=settings.cookie_name,
+        legacy_cookies=settings.legacy_cookies,
         session_cookie=hub.settings.session_cookie,
     )
     grants = await hub.auth.grants(credentials, "subscribe")
     if credentials.token is None and not settings.anonymous:
         raise MissingToken("an access token is required to subscribe")
-    requested = _requested_id(headers, values)
-    subscriber = hub.subscriber_id(grants, matchers) if settings.subscriptions else ""
+    requested = _requested_id(headers, values, legacy=settings.legacy_parameters)
+    # A fresh id per connection, never ``sub``: see subscriptions.new_subscriber_id.
+    subscriber = new_subscriber_id() if settings.subscriptions else ""
     conn = Connection(matchers, grants, subscriber)
     answer = await _position(hub, conn, requested)
     # From here to ``add`` nothing awaits: the cursor and the registration
@@ -302,11 +312,14 @@ async def _write_direct(conn: Connection, data: bytes | memoryview) -> None:
     conn.transport.write(data)
 
 
-def _requested_id(headers: dict[bytes, bytes], values: dict[str, list[str]]) -> str | None:
+def _requested_id(
+    headers: dict[bytes, bytes], values: dict[str, list[str]], *, legacy: bool
+) -> str | None:
+    """The header wins over the query parameter (spec)."""
     header = headers.get(b"last-event-id")
     if header is not None:
         return header.decode("utf-8", "replace")
-    for name in _LAST_EVENT_ID_PARAMETERS:
+    for name in (_LAST_EVENT_ID, *(_LEGACY_LAST_EVENT_ID if legacy else ())):
         if values.get(name):
             return values[name][0]
     return None

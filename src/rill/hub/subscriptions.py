@@ -1,9 +1,11 @@
 """Active subscriptions: the events announcing them and the API listing them.
 
 Events are ordinary private updates on hub-reserved topics, published through
-the broker like any other; every node rebuilds the set of active
-subscriptions from the events it follows, so the API answers for the whole
-cluster, not just for the node that holds the connection.
+the broker like any other, with the SSE event type ``mercure`` that no
+publisher may use; every node rebuilds the set of active subscriptions from
+the events it follows, so the API answers for the whole cluster, not just for
+the node that holds the connection. Documents are plain JSON with the spec's
+lower-case names (``type: "subscription"``, ``match_type: "exact"``).
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from rill.hub.update import Record, Update
 log = logging.getLogger("rill.hub")
 
 PREFIX = "/.well-known/mercure/subscriptions"
-CONTEXT = "https://mercure.rocks/"
+#: The SSE event type of subscription events (reserved: publishers get 400 for it).
+EVENT_TYPE = "mercure"
 
 
 def subscription_topic(match_type: str, match: str, subscriber: str) -> str:
@@ -33,8 +36,8 @@ def subscription_document(
 ) -> dict[str, Any]:
     document: dict[str, Any] = {
         "id": subscription_topic(match_type, match, subscriber),
-        "type": "Subscription",
-        "matchType": match_type,
+        "type": "subscription",
+        "match_type": match_type,
         "match": match,
         "subscriber": subscriber,
         "active": active,
@@ -45,6 +48,8 @@ def subscription_document(
 
 
 def new_subscriber_id() -> str:
+    """A connection's subscriber id: hub-generated, so it discloses no token claim
+    to those watching subscription events, and is unique by construction (spec)."""
     return f"urn:uuid:{uuid.uuid4()}"
 
 
@@ -73,16 +78,16 @@ class ActiveSubscriptions:
             self._active.pop(topic, None)
 
     def event(self, document: dict[str, Any]) -> Update:
-        body = {"@context": CONTEXT, **document}
         return Update(
             id=f"urn:uuid:{uuid.uuid4()}",
             topics=(document["id"],),
-            data=orjson.dumps(body).decode(),
+            data=orjson.dumps(document).decode(),
             private=True,
+            type=EVENT_TYPE,
         )
 
     def select(self, segments: list[str]) -> list[dict[str, Any]] | dict[str, Any] | None:
-        """Documents under ``/subscriptions/{matchType}/{match}[/{subscriber}]``.
+        """Documents under ``/subscriptions/{match_type}/{match}[/{subscriber}]``.
 
         ``segments`` are the raw, still percent-encoded path segments after the
         prefix. Returns a list for collections, one document, or None (404).
@@ -94,7 +99,7 @@ class ActiveSubscriptions:
             return [
                 d
                 for d in self._active.values()
-                if d["matchType"] == match_type and d["match"] == match
+                if d["match_type"] == match_type and d["match"] == match
             ]
         if len(segments) == 3:
             topic = subscription_topic(segments[0], unquote(segments[1]), unquote(segments[2]))

@@ -46,22 +46,25 @@ async def test_subscription_events_and_api(hub_factory) -> None:
             doc = orjson.loads((await events.next()).data)
             if doc["match"] != "books/1":  # the watcher's own subscription comes first
                 doc = orjson.loads((await events.next()).data)
-            assert doc["type"] == "Subscription" and doc["active"] is True
-            assert doc["match"] == "books/1" and doc["matchType"] == "Exact"
-            assert doc["subscriber"] == "alice" and doc["payload"] == {"team": "blue"}
-            assert (
-                doc["id"]
-                == f"/.well-known/mercure/subscriptions/Exact/{quote('books/1', safe='')}/alice"
+            assert doc["type"] == "subscription" and doc["active"] is True
+            assert doc["match"] == "books/1" and doc["match_type"] == "exact"
+            # The hub makes the subscriber id itself, never from ``sub`` (spec).
+            subscriber = doc["subscriber"]
+            assert subscriber.startswith("urn:uuid:") and doc["payload"] == {"team": "blue"}
+            assert doc["id"] == (
+                f"/.well-known/mercure/subscriptions/exact/{quote('books/1', safe='')}/"
+                f"{quote(subscriber, safe='')}"
             )
 
             r = await c.get("/.well-known/mercure/subscriptions", headers=auth)
             assert r.status_code == 200
-            assert r.headers["content-type"] == "application/ld+json"
+            assert r.headers["content-type"] == "application/json"
+            assert 'rel="mercure"; last-event-id="urn:uuid:' in r.headers["link"]
             listing = r.json()
-            assert listing["type"] == "Subscriptions" and listing["lastEventID"] != "earliest"
+            assert listing["type"] == "subscriptions"
             assert "books/1" in [s["match"] for s in listing["subscriptions"]]
             r = await c.get(doc["id"], headers=auth)
-            assert r.status_code == 200 and r.json()["subscriber"] == "alice"
+            assert r.status_code == 200 and r.json()["subscriber"] == subscriber
             r = await c.get("/.well-known/mercure/subscriptions")
             assert r.status_code == 401
             r = await c.get(
@@ -70,7 +73,7 @@ async def test_subscription_events_and_api(hub_factory) -> None:
             )
             assert r.status_code == 403
         gone = orjson.loads((await events.next()).data)
-        assert gone["active"] is False and gone["subscriber"] == "alice"
+        assert gone["active"] is False and gone["subscriber"] == subscriber
         r = await c.get(doc["id"], headers=auth)
         assert r.status_code == 404
 
@@ -89,7 +92,8 @@ async def test_protected_resource_metadata_and_link(hub_server: HubServer) -> No
         r = await c.get("/.well-known/oauth-protected-resource/.well-known/mercure")
     body = r.json()
     assert body["resource"] == f"{hub_server.url}/.well-known/mercure"
-    assert body["mercure_cookie"] is True and "header" in body["bearer_methods_supported"]
+    assert body["mercure_cookie"] == "__Secure-mercure_access_token"
+    assert body["bearer_methods_supported"] == ["header"]
     assert hub_server.hub.link_header("https://app.example/") == (
         '<https://app.example/.well-known/mercure>; rel="mercure"'
     )

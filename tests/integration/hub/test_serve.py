@@ -73,4 +73,4 @@ def test_publish_needs_a_token_through_the_app(server_factory) -> None:
         assert r.headers["content-type"] == "application/problem+json"
         assert r.headers["www-authenticate"].startswith("Bearer ")
         meta = c.get("/.well-known/oauth-protected-resource")
-        assert meta.status_code == 200 and meta.json()["mercure_version"] == 8
+        assert meta.status_code == 200 and meta.json()["bearer_methods_supported"] == ["header"]

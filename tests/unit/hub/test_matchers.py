@@ -8,7 +8,7 @@ import pytest
 
 from rill.hub.grants import InvalidGrant, grants_from_claims, session_grants
 from rill.hub.limits import BadRequest
-from rill.hub.matchers import is_reserved_parameter, legacy_selector, matcher
+from rill.hub.matchers import in_match_namespace, legacy_selector, matcher
 from rill.hub.publish import is_reserved
 from rill.hub.replay import ReplayIndex
 from rill.hub.templates import compile_template
@@ -69,8 +69,8 @@ def test_legacy_selectors_and_reserved_parameters() -> None:
     assert legacy_selector("*").matches("x")
     assert legacy_selector("a/{b}").matches("a/1")
     assert legacy_selector("plain").kind == "Exact"
-    assert is_reserved_parameter("matchRegex") and is_reserved_parameter("MATCHexact")
-    assert not is_reserved_parameter("match_urlpattern") and not is_reserved_parameter("topic")
+    assert in_match_namespace("matchRegex") and in_match_namespace("MATCHexact")
+    assert in_match_namespace("match_urlpattern") and not in_match_namespace("topic")
 
 
 def test_reserved_topics() -> None:
@@ -142,3 +142,17 @@ def test_replay_index_lookup_and_trim() -> None:
     old = ReplayIndex(max_count=10, max_age=1, max_bytes=1 << 20)
     old.add("1-0", 1, *stored(Update(id="x", topics=("t",), data="")))
     assert len(old) == 0
+
+
+def test_replay_index_finds_the_earliest_occurrence_of_a_reused_id() -> None:
+    from rill.hub.replay import ReplayIndex
+    from rill.hub.update import Update
+
+    index = ReplayIndex(max_count=3, max_age=3600)
+    first = index.add("1-0", Update("same", ("t",), "a"), ms=10**13)
+    index.add("2-0", Update("other", ("t",), "b"), ms=10**13)
+    index.add("3-0", Update("same", ("t",), "c"), ms=10**13)
+    assert index.find("same") == first.seq
+    # Once the earliest occurrence leaves the window, the id is unknown (replay all).
+    index.add("4-0", Update("x", ("t",), "d"), ms=10**13)
+    assert index.find("same") is None

@@ -18,7 +18,7 @@ export function InventoryPage() {
   const { t } = useI18n();
   const items = useRef(new Map<string, StockUpdate>());
   const render = useFrameRender();
-  const status = useHubStream<StockUpdate>(['inventory/{sku}'], (update) => {
+  const status = useHubStream<StockUpdate>(['inventory/:sku'], (update) => {
     if (typeof update.sku !== 'string' || typeof update.stock !== 'number') return;
     items.current.set(update.sku, update);
     render();

@@ -25,7 +25,7 @@ export function PricesPage() {
   const { t, lang } = useI18n();
   const tickers = useRef(new Map<string, Ticker>());
   const render = useFrameRender();
-  const status = useHubStream<PriceUpdate>(['prices/{symbol}'], (update) => {
+  const status = useHubStream<PriceUpdate>(['prices/:symbol'], (update) => {
     if (typeof update.symbol !== 'string' || typeof update.price !== 'number') return;
     const ticker = tickers.current.get(update.symbol);
     const history = [...(ticker?.history ?? []), update.price].slice(-POINTS);

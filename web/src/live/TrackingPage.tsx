@@ -39,7 +39,7 @@ export function TrackingPage() {
   const { t, lang } = useI18n();
   const parcels = useRef(new Map<string, ParcelUpdate[]>());
   const render = useFrameRender();
-  const status = useHubStream<ParcelUpdate>(['parcels/{id}'], (update) => {
+  const status = useHubStream<ParcelUpdate>(['parcels/:id'], (update) => {
     if (typeof update.id !== 'string' || typeof update.step !== 'number') return;
     const events = parcels.current.get(update.id) ?? [];
     if (!events.some((e) => e.step === update.step)) parcels.current.set(update.id, [...events, update].sort((a, b) => a.step - b.step));

@@ -5,9 +5,12 @@ export type HubStatus = 'connecting' | 'open' | 'reconnecting';
 /** Event types `rill demo` publishes (an update without a type arrives as "message"). */
 const TYPES = ['message', 'price', 'inventory', 'parcel', 'notification'];
 
+/** An entry with a `:name` segment (`prices/:symbol`) is a URL pattern, not a topic. */
+const PATTERN = /(^|\/):[A-Za-z_]/;
+
 /**
- * Subscribes to Mercure topics (exact topics or URI templates such as
- * `prices/{symbol}`) with a plain EventSource; the browser reconnects by
+ * Subscribes to Mercure topics (exact topics, or URL patterns such as
+ * `prices/:symbol`) with a plain EventSource; the browser reconnects by
  * itself and sends Last-Event-ID, so the hub replays what was missed.
  * With `replay`, the page starts from everything the hub still retains.
  */
@@ -25,10 +28,12 @@ export function useHubStream<T>(
   useEffect(() => {
     if (!key) return;
     const url = new URL('/.well-known/mercure', window.location.origin);
-    for (const topic of key.split('\n')) url.searchParams.append('topic', topic);
+    for (const topic of key.split('\n')) {
+      url.searchParams.append(PATTERN.test(topic) ? 'match_urlpattern' : 'match', topic);
+    }
     // Replay what the hub retains so the page opens with state; on a reconnect the
     // browser's Last-Event-ID header takes precedence over this parameter.
-    if (replay) url.searchParams.set('lastEventID', 'earliest');
+    if (replay) url.searchParams.set('last_event_id', 'earliest');
     const source = new EventSource(url, { withCredentials: true });
     setStatus('connecting');
     const listen = (event: MessageEvent<string>) => {
