@@ -146,13 +146,19 @@ def test_replay_index_lookup_and_trim() -> None:
 
 def test_replay_index_finds_the_earliest_occurrence_of_a_reused_id() -> None:
     from rill.hub.replay import ReplayIndex
-    from rill.hub.update import Update
+    from rill.hub.update import Update, read_head
 
-    index = ReplayIndex(max_count=3, max_age=3600)
-    first = index.add("1-0", Update("same", ("t",), "a"), ms=10**13)
-    index.add("2-0", Update("other", ("t",), "b"), ms=10**13)
-    index.add("3-0", Update("same", ("t",), "c"), ms=10**13)
-    assert index.find("same") == first.seq
+    def add(position: str, update: Update) -> int:
+        payload = update.to_payload()
+        head = read_head(payload)
+        assert head is not None
+        return index.add(position, 10**13, payload, head).seq
+
+    index = ReplayIndex(max_count=3, max_age=3600, max_bytes=1 << 20)
+    first = add("1-0", Update("same", ("t",), "a"))
+    add("2-0", Update("other", ("t",), "b"))
+    add("3-0", Update("same", ("t",), "c"))
+    assert index.find("same") == first
     # Once the earliest occurrence leaves the window, the id is unknown (replay all).
-    index.add("4-0", Update("x", ("t",), "d"), ms=10**13)
+    add("4-0", Update("x", ("t",), "d"))
     assert index.find("same") is None
