@@ -103,6 +103,11 @@ def _serve_plain(settings: Settings, args: argparse.Namespace, overrides: dict[s
         "lifespan": "on",
         "timeout_graceful_shutdown": int(settings.shutdown_grace_seconds) + 5,
         "http": _http_protocol(),
+        # The other protocol (h11, without httptools) bounds heads with its own setting.
+        "h11_max_incomplete_event_size": settings.max_header_bytes,
+        # uvicorn rewrites the client address from X-Forwarded-For for these peers only.
+        "proxy_headers": bool(settings.trusted_proxies),
+        "forwarded_allow_ips": settings.trusted_proxies or None,
     }
     if args.workers > 1:
         # Workers are fresh processes: hand them the resolved settings via the environment.
@@ -115,13 +120,13 @@ def _serve_plain(settings: Settings, args: argparse.Namespace, overrides: dict[s
 
 
 def _http_protocol() -> Any:
-    """uvicorn's httptools protocol serving hub subscriptions without a task each
-    (``hub/direct.py``: idle memory per subscriber); uvicorn's choice without httptools."""
+    """uvicorn's httptools protocol with bounded request heads, serving hub subscriptions
+    without a task each (``http/protocol.py``); uvicorn's choice without httptools."""
     try:
-        from rill.hub.direct import HubStreamProtocol
+        from rill.http.protocol import ServerProtocol
     except ImportError:
         return "auto"
-    return HubStreamProtocol
+    return ServerProtocol
 
 
 def _serve_tls(settings: Settings, args: argparse.Namespace, overrides: dict[str, Any]) -> None:

@@ -10,7 +10,7 @@ import asyncio
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from rill.http.problems import problem_bytes
+from rill.problems import problem_bytes
 
 
 class BodyLimit:
