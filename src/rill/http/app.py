@@ -12,7 +12,8 @@ import contextlib
 import gc
 import logging
 import signal
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from fastapi import FastAPI
@@ -28,7 +29,7 @@ from rill.chat.events import PING
 from rill.chat.service import ChatService
 from rill.config import Settings
 from rill.http import openapi, problems
-from rill.http.access_log import AccessLog
+from rill.http.access_log import AccessLog, log_request
 from rill.http.chat_lane import ChatLane
 from rill.http.heartbeat import Heartbeat
 from rill.http.limits import BodyLimit
@@ -37,6 +38,7 @@ from rill.http.ratelimit import Rate, open_limiter
 from rill.http.routes import bots, chat, conversations, health, history, session
 from rill.http.services import Services
 from rill.http.static import SinglePageApp, default_web_dir
+from rill.problems import CONTENT_TYPE, problem_bytes
 from rill.providers.registry import ProviderRegistry
 from rill.store.factory import open_store
 
@@ -247,6 +249,9 @@ class RillApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
+            if repeats_authorization(scope["headers"]):
+                await _refuse_repeated_authorization(scope, send)
+                return
             path: str = scope["path"]
             if path == METRICS_PATH:
                 await serve_metrics(scope, receive, send, self.settings)
@@ -262,6 +267,33 @@ class RillApp:
                     await (hub.asgi if is_hub else hub.metadata_asgi)(scope, receive, send)
                     return
         await self.stack(scope, receive, send)
+
+
+def repeats_authorization(headers: Iterable[tuple[bytes, bytes]]) -> bool:
+    """More than one ``Authorization`` header (names arrive lower-cased from the server).
+
+    Why refused everywhere, here: parts of Rill read the first and parts the last
+    (issue 13: ``/api/me`` took the first, the chat lane the second), so which
+    identity a request carried depended on who read it.
+    """
+    seen = False
+    for name, _ in headers:
+        if name == b"authorization":
+            if seen:
+                return True
+            seen = True
+    return False
+
+
+async def _refuse_repeated_authorization(scope: Scope, send: Send) -> None:
+    started = time.perf_counter()
+    body = problem_bytes(400, "send one Authorization header, not several", "invalid_request_error")
+    await send({"type": "http.response.start", "status": 400, "headers": [
+        (b"content-type", CONTENT_TYPE.encode()),
+        (b"content-length", str(len(body)).encode()),
+    ]})
+    await send({"type": "http.response.body", "body": body})
+    log_request(scope["method"], scope["path"], 400, started)
 
 
 def create_app(settings: Settings | None = None) -> RillApp:

@@ -19,12 +19,19 @@ the limit.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
 
 from rill.config import Settings
-from rill.http.app import RillApp
+from rill.http.app import RillApp, repeats_authorization
 from rill.hub.direct import _TRANSPARENT, HubStreamProtocol
 from rill.problems import CONTENT_TYPE, problem_bytes, title_for
+
+if TYPE_CHECKING:
+    from uvicorn._types import ASGI3Application
+
+    from rill.hub.hub import Hub
 
 #: Bytes a head may take beyond its fields: the request line's and each line's framing.
 _LINE_OVERHEAD = 4
@@ -111,6 +118,13 @@ class ServerProtocol(HubStreamProtocol):
             self._refuse_large()
             return
         super().on_headers_complete()
+
+    def _hub_for(self, cycle: RequestResponseCycle, app: ASGI3Application) -> Hub | None:
+        # A repeated Authorization header is refused by the app (RillApp), so such
+        # a subscription takes the ASGI path to be answered there.
+        if repeats_authorization(cycle.scope["headers"]):
+            return None
+        return super()._hub_for(cycle, app)
 
     def on_body(self, body: bytes) -> None:
         if not self._refused:
