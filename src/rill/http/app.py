@@ -107,6 +107,12 @@ async def build_services(settings: Settings) -> Services:
             "chat turns",
             settings.broker_url,
         ),
+        session_limit=open_limiter(
+            "session",
+            Rate(settings.sessions_per_minute / 60, settings.sessions_burst),
+            "new sessions from this address",
+            settings.broker_url,
+        ),
     )
     if settings.hub.enabled:
         services.hub = _build_hub(settings, broker, services.verifier, secret)
@@ -197,6 +203,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         await services.heartbeat.close()
         await services.providers.aclose()
         await services.chat_limit.close()
+        await services.session_limit.close()
         await services.broker.close()
         await services.store.close()
         metrics.process_ended()

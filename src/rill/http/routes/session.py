@@ -27,6 +27,11 @@ async def create_session(request: Request, response: Response, services: Service
             if not settings.anonymous_sessions:
                 raise
     if settings.anonymous_sessions:
+        if user_id is None:
+            # Why: every new user starts with fresh per-user limits (issue 13). The
+            # address is the peer's, or a trusted proxy's X-Forwarded-For (uvicorn,
+            # ``trusted_proxies``).
+            await services.session_limit.hit(request.client.host if request.client else "-")
         user_id = user_id or new_id("usr")
         ttl = settings.session_ttl_seconds
         token = services.issuer.mint(user_id, ttl=ttl)
