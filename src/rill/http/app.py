@@ -100,7 +100,7 @@ async def build_services(settings: Settings) -> Services:
         chat=chat_service,
         verifier=build_verifier(settings, secret),
         issuer=TokenIssuer(secret, issuer=settings.jwt_issuer, audience=settings.jwt_audience),
-        heartbeat=Heartbeat(settings.ping_seconds, PING),
+        heartbeat=Heartbeat(settings.ping_seconds, PING, settings.write_timeout_seconds),
         chat_limit=open_limiter(
             "chat",
             Rate(settings.chat_turns_per_minute / 60, settings.chat_turns_burst),
