@@ -92,13 +92,15 @@ async def build_services(settings: Settings) -> Services:
                         extra={"event": "replies_interrupted", "count": interrupted})
     providers = ProviderRegistry(settings.bots)
     chat_service = ChatService(settings, store, broker, providers)
+    verifier = build_verifier(settings, secret)
+    verifier.revocations = store
     services = Services(
         settings=settings,
         store=store,
         broker=broker,
         providers=providers,
         chat=chat_service,
-        verifier=build_verifier(settings, secret),
+        verifier=verifier,
         issuer=TokenIssuer(secret, issuer=settings.jwt_issuer, audience=settings.jwt_audience),
         heartbeat=Heartbeat(settings.ping_seconds, PING, settings.write_timeout_seconds),
         chat_limit=open_limiter(
@@ -117,6 +119,10 @@ async def build_services(settings: Settings) -> Services:
     if settings.hub.enabled:
         services.hub = _build_hub(settings, broker, services.verifier, secret)
     return services
+
+
+#: With a shared store, how often a node looks for tokens revoked by another node.
+REVOCATION_POLL_SECONDS = 2.0
 
 
 def _build_hub(settings: Settings, broker: Any, verifier: TokenVerifier, secret: str) -> Any:
@@ -194,11 +200,18 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     services.heartbeat.start()
     if services.hub is not None:
         await services.hub.start()
+    revocations = None
+    if services.broker.shared:  # other nodes may revoke the tokens this one remembers
+        revocations = asyncio.create_task(
+            services.verifier.follow_revocations(REVOCATION_POLL_SECONDS), name="rill-revocations"
+        )
     _drain_on_signals(services)
     _tune_collector()
     try:
         yield
     finally:
+        if revocations is not None:
+            revocations.cancel()
         await drain(services)
         await services.heartbeat.close()
         await services.providers.aclose()

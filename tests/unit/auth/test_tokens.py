@@ -45,7 +45,7 @@ async def test_memory_is_short_and_bounded(monkeypatch: pytest.MonkeyPatch) -> N
     issuer = TokenIssuer(SECRET)
     minted = [issuer.mint(f"user{i}") for i in range(5)]
     for token in minted:
-        verifier.verify_sync(token)
+        await verifier.verify(token)
     assert list(verifier._verified) == minted[2:]
     now = time.time()
     monkeypatch.setattr(tokens.time, "time", lambda: now + tokens.VERIFIED_TTL + 1)

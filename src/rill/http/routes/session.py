@@ -54,7 +54,17 @@ async def create_session(request: Request, response: Response, services: Service
 
 
 @router.delete("/session", status_code=204)
-async def end_session(services: ServicesDep) -> Response:
+async def end_session(request: Request, services: ServicesDep) -> Response:
+    """Sign out: the caller's token is revoked (refused everywhere until it would have
+    expired) and the cookie cleared. An invalid or missing token has nothing to revoke."""
+    token = bearer_token(request, services.settings.session_cookie)
+    if token is not None:
+        try:
+            claims = await services.verifier.verify(token)
+        except Unauthorized:
+            pass
+        else:
+            await services.verifier.revoke(token, claims)
     response = Response(status_code=204)
     response.delete_cookie(services.settings.session_cookie, path="/")
     return response
