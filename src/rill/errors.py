@@ -1,7 +1,7 @@
 """Rill's exceptions.
 
 Every error Rill raises on purpose is a ``RillError``; the HTTP layer maps each
-class to an RFC 9457 problem+json response in one place (``rill.http.problems``),
+class to an RFC 9457 problem+json response in one place (``rill.problems``),
 so handlers raise, they never build error responses by hand.
 
     RillError

@@ -116,6 +116,7 @@ class TokenVerifier:
         assert self.revocations is not None
         seen: int | None = None
         while True:
+            latest: int | None
             try:
                 latest = await self.revocations.last_revocation()
             except RillError:
