@@ -106,8 +106,18 @@ class ServerProtocol(HubStreamProtocol):
             self._refuse_large()
 
     def on_message_begin(self) -> None:
+        if self._refused:  # a request pipelined behind a refused one: never served
+            return
         self._head_begins()
         super().on_message_begin()
+
+    def on_url(self, url: bytes) -> None:
+        if not self._refused:
+            super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if not self._refused:
+            super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
         if self._refused:
