@@ -131,7 +131,7 @@ def _http_protocol() -> Any:
 
 def _serve_tls(settings: Settings, args: argparse.Namespace, overrides: dict[str, Any]) -> None:
     from granian.constants import HTTPModes, Interfaces, Loops, SSLProtocols
-    from granian.http import HTTP2Settings
+    from granian.http import HTTP1Settings, HTTP2Settings
     from granian.log import LogLevels
     from granian.server import Server
 
@@ -161,7 +161,14 @@ def _serve_tls(settings: Settings, args: argparse.Namespace, overrides: dict[str
         backpressure=_MAX_STREAMS,
         # Why: one browser multiplexes all its tabs' EventSources on one
         # connection; the default (200) would make the 201st tab wait.
-        http2_settings=HTTP2Settings(max_concurrent_streams=_MAX_STREAMS_PER_CONNECTION),
+        http2_settings=HTTP2Settings(max_concurrent_streams=_MAX_STREAMS_PER_CONNECTION,
+                                     max_headers_size=settings.max_header_bytes),
+        # Request heads bounded as under uvicorn (http/protocol.py), by granian itself.
+        # Why the floor: hyper's read buffer cannot be smaller than 8 KiB.
+        http1_settings=HTTP1Settings(
+            header_read_timeout=int(settings.header_timeout_seconds * 1000),
+            max_buffer_size=max(settings.max_header_bytes, 8192),
+        ),
         log_level=LogLevels(level) if level in LogLevels.__members__ else LogLevels.info,
         log_access=False,
         respawn_failed_workers=True,
