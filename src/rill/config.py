@@ -101,7 +101,7 @@ class HubSettings(BaseModel):
     require_access_token_type: bool = False
     #: A subscriber whose socket accepts nothing for this long is dropped.
     write_timeout_seconds: float = Field(default=30, gt=0)
-    #: Publishes per second per access token (a token bucket holding ``publish_burst``;
+    #: Publishes per second per token subject (a token bucket holding ``publish_burst``;
     #: 0 turns the limit off). Shared by every node when the broker is Redis.
     publishes_per_second: float = Field(default=500, ge=0)
     publish_burst: int = Field(default=1000, ge=1)

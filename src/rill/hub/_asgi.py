@@ -25,6 +25,7 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
+
 class Reply:
     """The answering side of one hub request: a ``send`` that adds the request's
     CORS headers to the response head and notes its status (for the access log).

@@ -69,7 +69,7 @@ class Hub:
         self.registry = Registry(hub.max_buffer_bytes)
         self.subscriptions = ActiveSubscriptions()
         self.publisher = Publisher(broker, hub)
-        #: Publishes per access token (``hub.publishes_per_second``).
+        #: Publishes per token subject (``hub.publishes_per_second``).
         self.publish_limit = open_limiter(
             "hub-publish",
             Rate(hub.publishes_per_second, hub.publish_burst),
