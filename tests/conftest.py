@@ -77,6 +77,9 @@ def start_server(
         cmd += ["--config", str(cfg)]
     cmd += args or []
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("RILL_")}
+    # Why: the suite mints hundreds of anonymous sessions from one address; the
+    # per-address limit has tests of its own (tests/security/test_session_limits.py).
+    full_env["RILL_SESSIONS_PER_MINUTE"] = "60000"
     full_env.update(env or {})
     log_path = data_dir / f"server-{port}.log"
     with log_path.open("wb") as log:

@@ -120,7 +120,7 @@ class HubSettings(BaseModel):
     require_access_token_type: bool = False
     #: A subscriber whose socket accepts nothing for this long is dropped.
     write_timeout_seconds: float = Field(default=30, gt=0)
-    #: Publishes per second per access token (a token bucket holding ``publish_burst``;
+    #: Publishes per second per token subject (a token bucket holding ``publish_burst``;
     #: 0 turns the limit off). Shared by every node when the broker is Redis.
     publishes_per_second: float = Field(default=500, ge=0)
     publish_burst: int = Field(default=1000, ge=1)
@@ -167,6 +167,15 @@ class Settings(BaseSettings):
     #: Lifetime of tokens minted by ``POST /api/session``.
     session_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=60)
     cors_origins: list[str] = Field(default_factory=list)
+    #: Proxies whose ``X-Forwarded-For`` / ``X-Forwarded-Proto`` are believed (addresses
+    #: or networks, ``*`` for any): the client address then comes from the header, for
+    #: per-address limits. Requests from anywhere else are keyed on their own address.
+    trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
+    #: New anonymous sessions (``POST /api/session`` without a valid token) per minute
+    #: per client address (a token bucket holding ``sessions_burst``; 0 turns it off).
+    #: Why: each session is a new user with fresh per-user limits.
+    sessions_per_minute: float = Field(default=30, ge=0)
+    sessions_burst: int = Field(default=60, ge=1)
     #: When set, ``/metrics`` needs ``Authorization: Bearer <metrics_token>``;
     #: when unset, it answers loopback clients only.
     metrics_token: SecretStr | None = None
@@ -176,6 +185,13 @@ class Settings(BaseSettings):
     #: A request body (chat API and hub publish) must arrive within this many seconds,
     #: else 408: a client trickling bytes cannot hold a connection open for ever.
     body_timeout_seconds: float = Field(default=30.0, gt=0)
+    #: A request's head (request line and headers) larger than this gets 431, and one
+    #: not complete within ``header_timeout_seconds`` gets 408; the API and the hub alike.
+    max_header_bytes: int = Field(default=64 * 1024, ge=1024)
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
+    #: A chat stream whose client accepts no bytes for this long is dropped
+    #: (the hub's subscribers have ``hub.write_timeout_seconds``).
+    write_timeout_seconds: float = Field(default=30.0, gt=0)
     max_message_chars: int = Field(default=32_000, ge=1)
     max_concurrent_generations: int = Field(default=3, ge=1)
     ping_seconds: float = Field(default=15.0, gt=0)

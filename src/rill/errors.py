@@ -1,7 +1,7 @@
 """Rill's exceptions.
 
 Every error Rill raises on purpose is a ``RillError``; the HTTP layer maps each
-class to an RFC 9457 problem+json response in one place (``rill.http.problems``),
+class to an RFC 9457 problem+json response in one place (``rill.problems``),
 so handlers raise, they never build error responses by hand.
 
     RillError
@@ -10,6 +10,7 @@ so handlers raise, they never build error responses by hand.
     │   ├── Unauthorized            401: no or bad credentials
     │   ├── Forbidden               403: authenticated, not allowed
     │   ├── NotFound                404: absent, or not yours (never tell which)
+    │   ├── MethodNotAllowed        405: the resource does not answer this method
     │   ├── Conflict                409: state does not allow it
     │   ├── RequestTimeout          408: the request body arrived too slowly
     │   ├── PayloadTooLarge         413: body, topic or field over a limit
@@ -70,6 +71,12 @@ class NotFound(ClientError):
     status = 404
     code = "not_found_error"
     title = "Not found"
+
+
+class MethodNotAllowed(ClientError):
+    status = 405
+    code = "method_not_allowed"
+    title = "Method not allowed"
 
 
 class Conflict(ClientError):

@@ -600,3 +600,21 @@ async def test_checkpoint_many_saves_each_streaming_reply_its_own_text(store: St
     await store.checkpoint_many([])
     texts = [(await store.get_message("alice", r.id)).content for r in replies]
     assert texts == ["zero", "one's 'quoted' text", "final"]
+
+
+async def test_revoked_tokens_are_denied_until_they_expire(store: Store) -> None:
+    from rill.ids import now_ms
+
+    assert await store.last_revocation() == 0
+    assert not await store.is_token_revoked("digest-a")
+    await store.revoke_token("digest-a", now_ms() + 60_000)
+    await store.revoke_token("digest-a", now_ms() + 60_000)  # twice is harmless
+    assert await store.is_token_revoked("digest-a")
+    assert not await store.is_token_revoked("digest-b")
+    first = await store.last_revocation()
+    assert first > 0
+    await store.revoke_token("digest-old", now_ms() - 1)
+    assert not await store.is_token_revoked("digest-old"), "past its expiry it is forgotten"
+    await asyncio.sleep(0.005)
+    await store.revoke_token("digest-b", now_ms() + 60_000)
+    assert await store.last_revocation() > first

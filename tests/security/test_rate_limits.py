@@ -84,11 +84,11 @@ def _publish(url: str, token: str, data: str = "x") -> httpx.Response:
     )
 
 
-def _hub_token(subject: str) -> str:
-    return TokenIssuer(SECRET).mint(subject, ttl=3600, mercure={"publish": ["*"]})
+def _hub_token(subject: str | None, **claims: object) -> str:
+    return TokenIssuer(SECRET).mint(subject, ttl=3600, mercure={"publish": ["*"]}, **claims)
 
 
-def test_hub_publishes_are_limited_per_token(server_factory) -> None:
+def test_hub_publishes_are_limited_per_subject(server_factory) -> None:
     server = server_factory(config=ECHO, env={
         "RILL_JWT_SECRET": SECRET, "RILL_HUB__PUBLISHES_PER_SECOND": "0.5",
         "RILL_HUB__PUBLISH_BURST": "3"})
@@ -96,6 +96,15 @@ def test_hub_publishes_are_limited_per_token(server_factory) -> None:
     assert [_publish(server.url, first).status_code for _ in range(3)] == [200] * 3
     _assert_429(_publish(server.url, first))
     assert _publish(server.url, second).status_code == 200
+    # Issue 13: a second token for the same subject draws from the same bucket.
+    again = _hub_token("pub-1", jti="another-token")
+    assert again != first
+    _assert_429(_publish(server.url, again))
+    # Tokens without a subject have nothing to share: a bucket per token.
+    anonymous = [_hub_token(None, jti=f"t{i}") for i in range(2)]
+    assert [_publish(server.url, anonymous[0]).status_code for _ in range(3)] == [200] * 3
+    _assert_429(_publish(server.url, anonymous[0]))
+    assert _publish(server.url, anonymous[1]).status_code == 200
 
 
 @pytest.mark.redis

@@ -9,21 +9,40 @@ public key as an HMAC secret), so the algorithm list is filtered by key type.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from collections import OrderedDict
-from typing import Any
+from typing import Any, Protocol
 
 import jwt
 
-from rill.errors import Unauthorized
+from rill.errors import RillError, Unauthorized
 
 #: How long (seconds) a verified token is trusted without checking it again, and how
 #: many such tokens are kept.
 VERIFIED_TTL = 30.0
 VERIFIED_MAX = 10_000
 
+#: Expiry (epoch ms) recorded for revoked tokens that carry no ``exp``.
+NEVER = 2**62
+
 _SYMMETRIC = {"HS256", "HS384", "HS512"}
 _ASYMMETRIC = {"RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "EdDSA"}
+
+
+class RevocationStore(Protocol):
+    """Where revoked tokens are denied until they expire (the ``Store``)."""
+
+    async def revoke_token(self, token_id: str, expires_at: int) -> None: ...
+
+    async def is_token_revoked(self, token_id: str) -> bool: ...
+
+    async def last_revocation(self) -> int: ...
+
+
+def token_id(token: str) -> str:
+    """What the deny-list keeps of a token: a digest, so the store never holds a token."""
+    return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
 
 
 class TokenVerifier:
@@ -53,6 +72,8 @@ class TokenVerifier:
         self.issuer = issuer
         self.audience = audience
         self.leeway = leeway
+        #: Where revoked tokens are kept (the store); None: nothing is ever revoked.
+        self.revocations: RevocationStore | None = None
         #: token → (wall time it stops being trusted, claims); successes only.
         self._verified: OrderedDict[str, tuple[float, dict[str, Any]]] = OrderedDict()
 
@@ -71,7 +92,39 @@ class TokenVerifier:
             key = signing.key
         else:
             key = self._secret if self._secret is not None else self._public_key
-        return self._remember(token, self._decode(token, key))
+        claims = self._decode(token, key)
+        # Why only here, past the memory: revoking forgets the token (``revoke``,
+        # ``follow_revocations``), so a remembered token is never a revoked one.
+        if self.revocations is not None and await self.revocations.is_token_revoked(
+            token_id(token)
+        ):
+            raise Unauthorized("token revoked")
+        return self._remember(token, claims)
+
+    async def revoke(self, token: str, claims: dict[str, Any]) -> None:
+        """Deny ``token`` (verified, with these claims) until it expires, everywhere."""
+        if self.revocations is None:
+            raise RuntimeError("no revocation store configured")
+        expires = claims.get("exp")
+        until = int(expires * 1000) if isinstance(expires, int | float) else NEVER
+        await self.revocations.revoke_token(token_id(token), until)
+        self._verified.pop(token, None)
+
+    async def follow_revocations(self, interval: float) -> None:
+        """Forget every remembered token when another node revoked one (nodes sharing
+        a store): a revoked token is refused everywhere within ``interval`` seconds."""
+        assert self.revocations is not None
+        seen: int | None = None
+        while True:
+            latest: int | None
+            try:
+                latest = await self.revocations.last_revocation()
+            except RillError:
+                latest = seen  # the store is away: look again at the next turn
+            if seen is not None and latest != seen:
+                self._verified.clear()
+            seen = latest
+            await asyncio.sleep(interval)
 
     def _recall(self, token: str) -> dict[str, Any] | None:
         """Claims of a token verified in the last ``VERIFIED_TTL`` seconds and not expired.
@@ -101,16 +154,6 @@ class TokenVerifier:
         if len(self._verified) > VERIFIED_MAX:
             self._verified.popitem(last=False)
         return claims
-
-    def verify_sync(self, token: str) -> dict[str, Any]:
-        """For key sources that need no I/O (secret or public key)."""
-        if self._jwks is not None:
-            raise RuntimeError("JWKS verification is async; use verify()")
-        cached = self._recall(token)
-        if cached is not None:
-            return cached
-        key = self._secret if self._secret is not None else self._public_key
-        return self._remember(token, self._decode(token, key))
 
     def _decode(self, token: str, key: Any) -> dict[str, Any]:
         options: jwt.types.Options = {"require": [], "verify_aud": self.audience is not None}

@@ -103,6 +103,11 @@ def _serve_plain(settings: Settings, args: argparse.Namespace, overrides: dict[s
         "lifespan": "on",
         "timeout_graceful_shutdown": int(settings.shutdown_grace_seconds) + 5,
         "http": _http_protocol(),
+        # The other protocol (h11, without httptools) bounds heads with its own setting.
+        "h11_max_incomplete_event_size": settings.max_header_bytes,
+        # uvicorn rewrites the client address from X-Forwarded-For for these peers only.
+        "proxy_headers": bool(settings.trusted_proxies),
+        "forwarded_allow_ips": settings.trusted_proxies or None,
     }
     if args.workers > 1:
         # Workers are fresh processes: hand them the resolved settings via the environment.
@@ -115,18 +120,18 @@ def _serve_plain(settings: Settings, args: argparse.Namespace, overrides: dict[s
 
 
 def _http_protocol() -> Any:
-    """uvicorn's httptools protocol serving hub subscriptions without a task each
-    (``hub/direct.py``: idle memory per subscriber); uvicorn's choice without httptools."""
+    """uvicorn's httptools protocol with bounded request heads, serving hub subscriptions
+    without a task each (``http/protocol.py``); uvicorn's choice without httptools."""
     try:
-        from rill.hub.direct import HubStreamProtocol
+        from rill.http.protocol import ServerProtocol
     except ImportError:
         return "auto"
-    return HubStreamProtocol
+    return ServerProtocol
 
 
 def _serve_tls(settings: Settings, args: argparse.Namespace, overrides: dict[str, Any]) -> None:
     from granian.constants import HTTPModes, Interfaces, Loops, SSLProtocols
-    from granian.http import HTTP2Settings
+    from granian.http import HTTP1Settings, HTTP2Settings
     from granian.log import LogLevels
     from granian.server import Server
 
@@ -156,7 +161,14 @@ def _serve_tls(settings: Settings, args: argparse.Namespace, overrides: dict[str
         backpressure=_MAX_STREAMS,
         # Why: one browser multiplexes all its tabs' EventSources on one
         # connection; the default (200) would make the 201st tab wait.
-        http2_settings=HTTP2Settings(max_concurrent_streams=_MAX_STREAMS_PER_CONNECTION),
+        http2_settings=HTTP2Settings(max_concurrent_streams=_MAX_STREAMS_PER_CONNECTION,
+                                     max_headers_size=settings.max_header_bytes),
+        # Request heads bounded as under uvicorn (http/protocol.py), by granian itself.
+        # Why the floor: hyper's read buffer cannot be smaller than 8 KiB.
+        http1_settings=HTTP1Settings(
+            header_read_timeout=int(settings.header_timeout_seconds * 1000),
+            max_buffer_size=max(settings.max_header_bytes, 8192),
+        ),
         log_level=LogLevels(level) if level in LogLevels.__members__ else LogLevels.info,
         log_access=False,
         respawn_failed_workers=True,

@@ -12,7 +12,8 @@ import contextlib
 import gc
 import logging
 import signal
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from fastapi import FastAPI
@@ -28,7 +29,7 @@ from rill.chat.events import PING
 from rill.chat.service import ChatService
 from rill.config import Settings
 from rill.http import openapi, problems
-from rill.http.access_log import AccessLog
+from rill.http.access_log import AccessLog, log_request
 from rill.http.chat_lane import ChatLane
 from rill.http.heartbeat import Heartbeat
 from rill.http.limits import BodyLimit
@@ -37,6 +38,7 @@ from rill.http.ratelimit import Rate, open_limiter
 from rill.http.routes import bots, chat, conversations, health, history, session
 from rill.http.services import Services
 from rill.http.static import SinglePageApp, default_web_dir
+from rill.problems import CONTENT_TYPE, problem_bytes
 from rill.providers.registry import ProviderRegistry
 from rill.store.factory import open_store
 
@@ -90,25 +92,37 @@ async def build_services(settings: Settings) -> Services:
                         extra={"event": "replies_interrupted", "count": interrupted})
     providers = ProviderRegistry(settings.bots)
     chat_service = ChatService(settings, store, broker, providers)
+    verifier = build_verifier(settings, secret)
+    verifier.revocations = store
     services = Services(
         settings=settings,
         store=store,
         broker=broker,
         providers=providers,
         chat=chat_service,
-        verifier=build_verifier(settings, secret),
+        verifier=verifier,
         issuer=TokenIssuer(secret, issuer=settings.jwt_issuer, audience=settings.jwt_audience),
-        heartbeat=Heartbeat(settings.ping_seconds, PING),
+        heartbeat=Heartbeat(settings.ping_seconds, PING, settings.write_timeout_seconds),
         chat_limit=open_limiter(
             "chat",
             Rate(settings.chat_turns_per_minute / 60, settings.chat_turns_burst),
             "chat turns",
             settings.broker_url,
         ),
+        session_limit=open_limiter(
+            "session",
+            Rate(settings.sessions_per_minute / 60, settings.sessions_burst),
+            "new sessions from this address",
+            settings.broker_url,
+        ),
     )
     if settings.hub.enabled:
         services.hub = _build_hub(settings, broker, services.verifier, secret)
     return services
+
+
+#: With a shared store, how often a node looks for tokens revoked by another node.
+REVOCATION_POLL_SECONDS = 2.0
 
 
 def _build_hub(settings: Settings, broker: Any, verifier: TokenVerifier, secret: str) -> Any:
@@ -186,15 +200,23 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     services.heartbeat.start()
     if services.hub is not None:
         await services.hub.start()
+    revocations = None
+    if services.broker.shared:  # other nodes may revoke the tokens this one remembers
+        revocations = asyncio.create_task(
+            services.verifier.follow_revocations(REVOCATION_POLL_SECONDS), name="rill-revocations"
+        )
     _drain_on_signals(services)
     _tune_collector()
     try:
         yield
     finally:
+        if revocations is not None:
+            revocations.cancel()
         await drain(services)
         await services.heartbeat.close()
         await services.providers.aclose()
         await services.chat_limit.close()
+        await services.session_limit.close()
         await services.broker.close()
         await services.store.close()
         metrics.process_ended()
@@ -247,6 +269,9 @@ class RillApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
+            if repeats_authorization(scope["headers"]):
+                await _refuse_repeated_authorization(scope, send)
+                return
             path: str = scope["path"]
             if path == METRICS_PATH:
                 await serve_metrics(scope, receive, send, self.settings)
@@ -262,6 +287,33 @@ class RillApp:
                     await (hub.asgi if is_hub else hub.metadata_asgi)(scope, receive, send)
                     return
         await self.stack(scope, receive, send)
+
+
+def repeats_authorization(headers: Iterable[tuple[bytes, bytes]]) -> bool:
+    """More than one ``Authorization`` header (names arrive lower-cased from the server).
+
+    Why refused everywhere, here: parts of Rill read the first and parts the last
+    (issue 13: ``/api/me`` took the first, the chat lane the second), so which
+    identity a request carried depended on who read it.
+    """
+    seen = False
+    for name, _ in headers:
+        if name == b"authorization":
+            if seen:
+                return True
+            seen = True
+    return False
+
+
+async def _refuse_repeated_authorization(scope: Scope, send: Send) -> None:
+    started = time.perf_counter()
+    body = problem_bytes(400, "send one Authorization header, not several", "invalid_request_error")
+    await send({"type": "http.response.start", "status": 400, "headers": [
+        (b"content-type", CONTENT_TYPE.encode()),
+        (b"content-length", str(len(body)).encode()),
+    ]})
+    await send({"type": "http.response.body", "body": body})
+    log_request(scope["method"], scope["path"], 400, started)
 
 
 def create_app(settings: Settings | None = None) -> RillApp:

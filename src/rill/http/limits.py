@@ -10,7 +10,7 @@ import asyncio
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from rill.http.problems import problem_bytes
+from rill.problems import CONTENT_TYPE, problem_bytes
 
 
 class BodyLimit:
@@ -71,7 +71,7 @@ def _content_length(scope: Scope) -> int | None:
 async def _reject(send: Send, status: int, detail: str, code: str) -> None:
     body = problem_bytes(status, detail, code)
     await send({"type": "http.response.start", "status": status, "headers": [
-        (b"content-type", b"application/problem+json"),
+        (b"content-type", CONTENT_TYPE.encode()),
         (b"content-length", str(len(body)).encode()),
         (b"connection", b"close"),
     ]})

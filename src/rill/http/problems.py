@@ -1,34 +1,29 @@
-"""Every error leaves Rill as RFC 9457 problem+json, mapped here and only here."""
+"""Every API error leaves Rill as RFC 9457 problem+json: FastAPI's handlers, mapped here.
+
+The documents themselves are built by ``rill.problems``, shared with the hub.
+"""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from rill.errors import RillError, TooManyRequests, Unauthorized
+from rill.errors import RillError, Unauthorized
+from rill.problems import (
+    CONTENT_TYPE,
+    code_for,
+    error_bytes,
+    error_headers,
+    problem_bytes,
+    title_for,
+)
 
 log = logging.getLogger("rill.http")
-PROBLEM_BASE = "https://rill.dev/problems/"
-_HTTP_TITLES = {
-    400: "Bad request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not found",
-    405: "Method not allowed",
-    406: "Not acceptable",
-    408: "Request timeout",
-    409: "Conflict",
-    413: "Payload too large",
-    415: "Unsupported media type",
-    422: "Invalid input",
-    429: "Too many requests",
-}
 
 
 def problem_response(
@@ -40,39 +35,20 @@ def problem_response(
     headers: dict[str, str] | None = None,
     **extra: Any,
 ) -> Response:
-    body = {
-        "type": PROBLEM_BASE + (code or title.lower().replace(" ", "_")),
-        "title": title,
-        "status": status,
-        "detail": detail,
-        **extra,
-    }
     return Response(
-        orjson.dumps(body),
+        problem_bytes(status, detail, code, title, **extra),
         status_code=status,
-        media_type="application/problem+json",
+        media_type=CONTENT_TYPE,
         headers=headers,
     )
 
 
-def problem_bytes(status: int, detail: str, code: str) -> bytes:
-    """For raw ASGI paths that answer before FastAPI is involved."""
-    title = _HTTP_TITLES.get(status, "Error")
-    return orjson.dumps(
-        {"type": PROBLEM_BASE + code, "title": title, "status": status, "detail": detail}
-    )
-
-
 def from_error(exc: RillError) -> Response:
-    headers: dict[str, str] = {}
+    headers = dict(error_headers(exc))
     if isinstance(exc, Unauthorized):
         headers["WWW-Authenticate"] = 'Bearer realm="rill"'
-    if isinstance(exc, TooManyRequests):
-        headers["Retry-After"] = str(max(1, round(exc.retry_after)))
-    extra = {k: v for k, v in exc.context.items() if k != "retry_after"}
-    return problem_response(
-        exc.status, exc.title, exc.detail, code=exc.code, headers=headers or None, **extra
-    )
+    return Response(error_bytes(exc), status_code=exc.status, media_type=CONTENT_TYPE,
+                    headers=headers or None)
 
 
 def answer(exc: RillError) -> Response:
@@ -103,9 +79,9 @@ def install(app: FastAPI) -> None:
 
     async def http_error(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
-        title = _HTTP_TITLES.get(exc.status_code, "Error")
+        title = title_for(exc.status_code)
         return problem_response(
-            exc.status_code, title, str(exc.detail), code=title.lower().replace(" ", "_"),
+            exc.status_code, title, str(exc.detail), code=code_for(title),
             headers=dict(exc.headers) if exc.headers else None,
         )
 

@@ -1,6 +1,7 @@
 """Rate limits: a token bucket per key, refused with 429 and ``Retry-After``.
 
-Chat turns are limited per user, hub publishes per access token. A bucket holds
+Chat turns are limited per user, hub publishes per token subject, new anonymous
+sessions per client address. A bucket holds
 up to ``burst`` tokens and refills at ``per_second``; each request takes one.
 
 With the in-process broker there is one node, so the buckets live in a dict
@@ -176,3 +177,13 @@ def open_limiter(name: str, rate: Rate, what: str, broker_url: str) -> RateLimit
 def token_key(token: str) -> str:
     """A bucket key for a bearer token that does not store the token itself."""
     return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()[:32]
+
+
+def subject_key(subject: str | None, token: str) -> str:
+    """A bucket per token subject: every token minted for one subject shares it.
+
+    Why: keyed on the token string, a publisher holding several tokens with the
+    same grants had a bucket per token (issue 13). A token without ``sub`` has
+    nothing to share, so it keeps a bucket of its own.
+    """
+    return token_key("sub:" + subject) if subject else token_key("token:" + token)

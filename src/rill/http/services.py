@@ -35,6 +35,8 @@ class Services:
     hub: Hub | None = None
     #: Chat turns per user (``chat_turns_per_minute``).
     chat_limit: RateLimiter = field(default_factory=Unlimited)
+    #: New anonymous sessions per client address (``sessions_per_minute``).
+    session_limit: RateLimiter = field(default_factory=Unlimited)
     #: Set once SIGTERM/SIGINT started ending streams (see ``rill.http.app.drain``).
     drain_task: asyncio.Task[None] | None = None
 

@@ -13,13 +13,14 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
+from typing import Any, cast
 
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from rill import metrics
 from rill.http.access_log import RAW_SEND
-from rill.http.heartbeat import Heartbeat
+from rill.http.heartbeat import Abort, Heartbeat, Transport
 from rill.sse.encoder import retry_field
 
 SSE_HEADERS = {
@@ -62,9 +63,10 @@ class EventStreamResponse(Response):
         async def write(data: bytes) -> None:
             await send({"type": "http.response.body", "body": data, "more_body": True})
 
-        beat = self._heartbeat.register(write)
-        metrics.CHAT_STREAMS.inc()
         task = asyncio.current_task()
+        transport = _transport(send)
+        beat = self._heartbeat.register(write, _aborter(transport, task))
+        metrics.CHAT_STREAMS.inc()
         gone = asyncio.Event()
 
         async def watch() -> None:
@@ -79,10 +81,14 @@ class EventStreamResponse(Response):
             if self._retry_ms is not None:
                 await write(retry_field(self._retry_ms))
             async for chunk in self._chunks:
+                # Why the stamp before the write: a write still under way after
+                # ``write_timeout`` means the client stopped reading (heartbeat.py).
+                beat.last_write = time.monotonic()
                 beat.sending = True
                 await write(chunk)
                 beat.sending = False
-                beat.last_write = time.monotonic()
+            beat.last_write = time.monotonic()
+            beat.sending = True
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         except asyncio.CancelledError:
             if not gone.is_set():
@@ -91,6 +97,7 @@ class EventStreamResponse(Response):
                 task.uncancel()
         finally:
             self._heartbeat.unregister(beat)
+            self._heartbeat.ended(transport)
             metrics.CHAT_STREAMS.dec()
             watcher.cancel()
             aclose = getattr(self._chunks, "aclose", None)
@@ -98,3 +105,23 @@ class EventStreamResponse(Response):
                 with contextlib.suppress(Exception):
                     await aclose()
 
+
+
+def _transport(send: Send) -> Transport | None:
+    """The client's socket, when the server exposes it (uvicorn: ``send`` is a bound
+    method of its request cycle, which holds the transport)."""
+    transport = getattr(getattr(send, "__self__", None), "transport", None)
+    if callable(getattr(transport, "abort", None)) and callable(
+        getattr(transport, "get_write_buffer_size", None)
+    ):
+        return cast(Transport, transport)
+    return None
+
+
+def _aborter(transport: Transport | None, task: asyncio.Task[Any] | None) -> Abort:
+    """Drops the connection at once. Why abort, not close: ``close`` waits for the
+    queued bytes to drain, which for a client that does not read is never. With a
+    server that hides its transport, the stream's task is cancelled instead."""
+    if transport is not None:
+        return transport.abort
+    return (lambda: None) if task is None else (lambda: None if task.cancel() else None)

@@ -15,14 +15,15 @@ import orjson
 
 from rill.errors import PayloadTooLarge, RillError
 from rill.hub.limits import BadRequest
+from rill.problems import CONTENT_TYPE, error_bytes, error_headers
+
+PROBLEM_TYPE = CONTENT_TYPE.encode()
 
 # Any: ASGI messages and scopes are untyped dicts at this boundary.
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
-
-PROBLEM_BASE = "https://rill.dev/problems/"
 
 
 class Reply:
@@ -141,12 +142,6 @@ async def respond_json(
 async def respond_problem(
     send: Send, error: RillError, headers: list[tuple[bytes, bytes]] | None = None
 ) -> None:
-    """RFC 9457 problem details, from a ``RillError``."""
-    document: dict[str, object] = {
-        "type": PROBLEM_BASE + error.code,
-        "title": error.title,
-        "status": error.status,
-        "detail": error.detail,
-        **error.context,
-    }
-    await respond_json(send, error.status, document, b"application/problem+json", headers)
+    """RFC 9457 problem details, from a ``RillError`` (built by ``rill.problems``)."""
+    common = [(k.lower().encode(), v.encode()) for k, v in error_headers(error)]
+    await respond(send, error.status, error_bytes(error), PROBLEM_TYPE, [*common, *(headers or [])])

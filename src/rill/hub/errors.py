@@ -12,7 +12,6 @@ from rill.errors import (
     PayloadTooLarge,
     RequestTimeout,
     RillError,
-    TooManyRequests,
     Unauthorized,
 )
 from rill.hub._asgi import Send, respond_problem
@@ -52,8 +51,6 @@ def challenge(error: RillError, metadata_url: str) -> tuple[RillError, bytes | N
 async def send_error(send: Send, error: RillError, metadata_url: str) -> None:
     answer, header = challenge(error, metadata_url)
     headers = [(b"www-authenticate", header)] if header is not None else []
-    if isinstance(answer, TooManyRequests):
-        headers.append((b"retry-after", str(max(1, round(answer.retry_after))).encode()))
     if isinstance(answer, RequestTimeout | PayloadTooLarge):
         # Why: the rest of the body may still be on its way (or trickling for ever);
         # closing is the only way to stop reading it.

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from rill.errors import RequestTimeout, RillError
-from rill.http.ratelimit import token_key
+from rill.http.ratelimit import subject_key
 from rill.hub._asgi import Receive, Scope, Send, cookies, header_map, parse_form, read_body, respond
 from rill.hub.auth import InsufficientScope, MissingToken, find_token
 from rill.hub.errors import send_error
@@ -46,7 +46,7 @@ async def _publish(hub: Hub, scope: Scope, receive: Receive) -> str:
     if credentials.source == "cookie":
         _check_same_origin(hub, scope, headers)
     grants = await hub.auth.grants(credentials, "publish")
-    await hub.publish_limit.hit(token_key(credentials.token))
+    await hub.publish_limit.hit(subject_key(grants.subject, credentials.token))
     content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
     if content_type != _FORM:
         raise BadRequest("the body must be application/x-www-form-urlencoded")

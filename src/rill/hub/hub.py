@@ -20,10 +20,10 @@ from collections.abc import Sequence
 from rill.auth.tokens import TokenVerifier
 from rill.broker.base import Broker
 from rill.config import Settings
-from rill.errors import NotFound, RillError
+from rill.errors import MethodNotAllowed, NotFound, RillError
 from rill.http.access_log import log_request
 from rill.http.ratelimit import Rate, open_limiter
-from rill.hub._asgi import Receive, Reply, Scope, Send, header_map, respond
+from rill.hub._asgi import Receive, Reply, Scope, Send, header_map, respond, respond_problem
 from rill.hub.auth import Authenticator
 from rill.hub.cors import CorsPolicy
 from rill.hub.errors import METADATA_PATH, send_error
@@ -66,7 +66,7 @@ class Hub:
         self.registry = Registry(hub.max_buffer_bytes)
         self.subscriptions = ActiveSubscriptions()
         self.publisher = Publisher(broker, hub)
-        #: Publishes per access token (``hub.publishes_per_second``).
+        #: Publishes per token subject (``hub.publishes_per_second``).
         self.publish_limit = open_limiter(
             "hub-publish",
             Rate(hub.publishes_per_second, hub.publish_burst),
@@ -167,7 +167,8 @@ class Hub:
             elif method == "POST":
                 await serve_publish(self, scope, receive, reply)
             else:
-                await respond(reply, 405, b"", b"text/plain", [(b"allow", b"GET, POST")])
+                error = MethodNotAllowed(f"{method} is not allowed here: use GET or POST")
+                await respond_problem(reply, error, [(b"allow", b"GET, POST")])
         elif path.startswith(HUB_PATH + "/subscriptions") and method == "GET":
             await serve_subscriptions_api(self, scope, reply)
         else:

@@ -164,3 +164,18 @@ class Store(ABC):
         """The replies ``node_id`` has streaming, oldest first, with their checkpointed
         text (for recovering a dead node's replies one by one; ``finish_message``
         arbitrates between nodes recovering at once)."""
+
+    # revoked tokens (``DELETE /api/session``)
+    @abstractmethod
+    async def revoke_token(self, token_id: str, expires_at: int) -> None:
+        """Deny the token ``token_id`` (a digest, never the token) until ``expires_at``
+        (epoch ms); entries already past their expiry are forgotten."""
+
+    @abstractmethod
+    async def is_token_revoked(self, token_id: str) -> bool:
+        """Whether ``token_id`` is denied (and not yet past its expiry)."""
+
+    @abstractmethod
+    async def last_revocation(self) -> int:
+        """When (epoch ms) the latest revocation was recorded, 0 if none: other nodes
+        poll it to forget the tokens they trusted."""

@@ -52,6 +52,18 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             "ON messages (node_id) WHERE status = 'streaming'",
         ],
     ),
+    (
+        3,
+        [
+            # Tokens ended by ``DELETE /api/session``, by digest, until they expire.
+            """CREATE TABLE revoked_tokens (
+                token_id TEXT PRIMARY KEY,
+                expires_at BIGINT NOT NULL,
+                revoked_at BIGINT NOT NULL
+            )""",
+            "CREATE INDEX revoked_tokens_by_time ON revoked_tokens (revoked_at)",
+        ],
+    ),
 ]
 
 # Why: history pages by ``id < cursor ORDER BY id``, which must be byte order (ULIDs

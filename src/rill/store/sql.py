@@ -507,4 +507,24 @@ class SQLStore(Store):
         )
         return [_message(r) for r in rows]
 
+    # revoked tokens
+    async def revoke_token(self, token_id: str, expires_at: int) -> None:
+        now = now_ms()
+        async with self._transaction() as tx:
+            await tx.execute("DELETE FROM revoked_tokens WHERE expires_at < $1", now)
+            await tx.execute(
+                "INSERT INTO revoked_tokens (token_id, expires_at, revoked_at) "
+                "VALUES ($1, $2, $3) ON CONFLICT (token_id) DO NOTHING",
+                token_id, expires_at, now,
+            )
 
+    async def is_token_revoked(self, token_id: str) -> bool:
+        row = await self._db().fetch_one(
+            "SELECT 1 FROM revoked_tokens WHERE token_id = $1 AND expires_at >= $2",
+            token_id, now_ms(),
+        )
+        return row is not None
+
+    async def last_revocation(self) -> int:
+        row = await self._db().fetch_one("SELECT MAX(revoked_at) FROM revoked_tokens")
+        return int(row[0]) if row is not None and row[0] is not None else 0

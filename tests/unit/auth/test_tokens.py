@@ -45,7 +45,7 @@ async def test_memory_is_short_and_bounded(monkeypatch: pytest.MonkeyPatch) -> N
     issuer = TokenIssuer(SECRET)
     minted = [issuer.mint(f"user{i}") for i in range(5)]
     for token in minted:
-        verifier.verify_sync(token)
+        await verifier.verify(token)
     assert list(verifier._verified) == minted[2:]
     now = time.time()
     monkeypatch.setattr(tokens.time, "time", lambda: now + tokens.VERIFIED_TTL + 1)
@@ -64,3 +64,50 @@ async def test_forged_and_mutated_tokens_are_not_helped_by_memory() -> None:
         await verifier.verify(".".join([head, body, forged.split(".")[2]]))
     with pytest.raises(Unauthorized):
         await verifier.verify(token[:-2] + ("AA" if token[-2:] != "AA" else "BB"))
+
+
+class _Revocations:
+    def __init__(self) -> None:
+        self.revoked: dict[str, int] = {}
+        self.latest = 0
+
+    async def revoke_token(self, token_id: str, expires_at: int) -> None:
+        self.revoked[token_id] = expires_at
+        self.latest += 1
+
+    async def is_token_revoked(self, token_id: str) -> bool:
+        return token_id in self.revoked
+
+    async def last_revocation(self) -> int:
+        return self.latest
+
+
+async def test_revoking_defeats_the_verified_memory() -> None:
+    verifier = TokenVerifier(secret=SECRET)
+    verifier.revocations = _Revocations()
+    token = TokenIssuer(SECRET).mint("alice", ttl=60)
+    claims = await verifier.verify(token)  # remembered from here on
+    await verifier.revoke(token, claims)
+    with pytest.raises(Unauthorized, match="revoked"):
+        await verifier.verify(token)
+    assert verifier.revocations.revoked[tokens.token_id(token)] == claims["exp"] * 1000
+    assert token not in tokens.token_id(token), "the store keeps a digest, not the token"
+
+
+async def test_another_nodes_revocation_clears_the_memory() -> None:
+    store = _Revocations()
+    here, there = TokenVerifier(secret=SECRET), TokenVerifier(secret=SECRET)
+    here.revocations = there.revocations = store
+    token = TokenIssuer(SECRET).mint("alice")
+    await here.verify(token)
+    claims = await there.verify(token)
+    follower = asyncio.create_task(here.follow_revocations(0.02))
+    try:
+        await asyncio.sleep(0.05)
+        await there.revoke(token, claims)  # no exp: denied for good
+        assert store.revoked[tokens.token_id(token)] == tokens.NEVER
+        await asyncio.sleep(0.1)
+        with pytest.raises(Unauthorized, match="revoked"):
+            await here.verify(token)
+    finally:
+        follower.cancel()

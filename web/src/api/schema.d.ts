@@ -175,7 +175,11 @@ export interface paths {
          *     Production mode: answer the authenticated user and set the cookie for browsers.
          */
         post: operations["create_session_api_session_post"];
-        /** End Session */
+        /**
+         * End Session
+         * @description Sign out: the caller's token is revoked (refused everywhere until it would have
+         *     expired) and the cookie cleared. An invalid or missing token has nothing to revoke.
+         */
         delete: operations["end_session_api_session_delete"];
         options?: never;
         head?: never;

@@ -27,6 +27,11 @@ async def create_session(request: Request, response: Response, services: Service
             if not settings.anonymous_sessions:
                 raise
     if settings.anonymous_sessions:
+        if user_id is None:
+            # Why: every new user starts with fresh per-user limits (issue 13). The
+            # address is the peer's, or a trusted proxy's X-Forwarded-For (uvicorn,
+            # ``trusted_proxies``).
+            await services.session_limit.hit(request.client.host if request.client else "-")
         user_id = user_id or new_id("usr")
         ttl = settings.session_ttl_seconds
         token = services.issuer.mint(user_id, ttl=ttl)
@@ -49,7 +54,17 @@ async def create_session(request: Request, response: Response, services: Service
 
 
 @router.delete("/session", status_code=204)
-async def end_session(services: ServicesDep) -> Response:
+async def end_session(request: Request, services: ServicesDep) -> Response:
+    """Sign out: the caller's token is revoked (refused everywhere until it would have
+    expired) and the cookie cleared. An invalid or missing token has nothing to revoke."""
+    token = bearer_token(request, services.settings.session_cookie)
+    if token is not None:
+        try:
+            claims = await services.verifier.verify(token)
+        except Unauthorized:
+            pass
+        else:
+            await services.verifier.revoke(token, claims)
     response = Response(status_code=204)
     response.delete_cookie(services.settings.session_cookie, path="/")
     return response
