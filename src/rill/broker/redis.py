@@ -136,7 +136,10 @@ def _fail(exc: RedisError, stream: str | None = None) -> NoReturn:
         raise StreamMissing(stream) from None
     if isinstance(exc, ResponseError) and ("XADD" in message or "stream ID" in message):
         raise InvalidInput(f"id is not greater than the stream's last id: {message}") from None
-    raise BrokerError(f"redis: {message}") from exc
+    # Why not the message: it names the server's address, which a client has no use
+    # for and an attacker would (issue 13). The log has it.
+    log.warning("redis call failed: %s", message, extra={"event": "broker_failed"})
+    raise BrokerError("broker unavailable") from exc
 
 
 class _Subscription:
@@ -153,6 +156,10 @@ class _Subscription:
 
     def __init__(self) -> None:
         self.queue: asyncio.Queue[list[Item] | None] = asyncio.Queue()
+
+
+#: Queued to a subscription whose reader lost Redis (``_StreamReader._lose_subscribers``).
+_LOST: list[Item] = []
 
 
 class _StreamReader:
@@ -238,6 +245,7 @@ class _StreamReader:
                 response: Any = await self._client.xread(streams, count=_BATCH, block=_BLOCK_MS)
             except _TRANSIENT as exc:
                 log.warning("redis stream reader lost its connection: %s", exc)
+                self._lose_subscribers()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, _BACKOFF_MAX)
                 continue
@@ -247,6 +255,20 @@ class _StreamReader:
                     self._wake_cursor = entries[-1][0]
                 else:
                     self._deliver(key, sent[key], entries)
+
+    def _lose_subscribers(self) -> None:
+        """End every subscription with ``BrokerError``: what they follow may be gone.
+
+        Why: a Redis that restarts empty has lost the streams, and an XREAD on a
+        stream that no longer exists blocks for ever, so a reply's reader would get
+        nothing but pings (issue 13). Failing lets the reader take the rest from
+        the store; a subscription that wants to go on subscribes again.
+        """
+        for subs in self._subs.values():
+            for sub in subs:
+                sub.queue.put_nowait(_LOST)
+        self._subs.clear()
+        self._cursors.clear()
 
     def _deliver(self, key: bytes, sent: Position, entries: list[Any]) -> None:
         # Why the check: a stream dropped and re-registered while this XREAD was in
@@ -502,6 +524,8 @@ class RedisBroker(Broker):
                     position = _checked(entry.id)
                     yield entry
             while (batch := await sub.queue.get()) is not None:
+                if batch is _LOST:
+                    raise BrokerError("broker unavailable")
                 for pos, item in batch:
                     if pos <= position:
                         continue

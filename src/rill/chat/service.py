@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from rill import metrics
 from rill.broker.base import Broker, Entry, StreamMissing, compare_ids
-from rill.chat import events, replay
+from rill.chat import events, replay, resume_ids
 from rill.chat.context import build_request, estimate_tokens
 from rill.chat.generation import Generation
 from rill.chat.recovery import NodeRecovery
@@ -38,6 +38,8 @@ from rill.store.models import Message
 log = logging.getLogger("rill.chat")
 
 CANCEL_CHANNEL = "chat:cancel"
+#: How often a reader whose broker stream is gone looks for the reply's end in the store.
+STORE_POLL_SECONDS = 1.0
 _KNOWN_USERS = 100_000
 
 
@@ -202,27 +204,41 @@ class ChatService:
             self._active.pop(generation.message_id, None)
             metrics.turn_ended(bot_id, generation.status)
 
-    async def relay(self, message_id: str, after: str | None = None) -> AsyncIterator[bytes]:
+    async def relay(
+        self, user_id: str, message_id: str, after: str | None = None
+    ) -> AsyncIterator[bytes]:
         """The reply's encoded events after ``after``, live until it ends."""
-        async for batch in self.broker.subscribe_batches(stream_name(message_id), after):
-            # One write for everything the broker has ready: under load this is what
-            # keeps the per-token cost from being a per-token write.
-            yield _joined(batch)
+        try:
+            async for batch in self.broker.subscribe_batches(stream_name(message_id), after):
+                after = batch[-1].id
+                # One write for everything the broker has ready: under load this is what
+                # keeps the per-token cost from being a per-token write.
+                yield _joined(batch)
+        except (StreamMissing, BrokerError):
+            async for chunk in self._from_store(user_id, message_id, after):
+                yield chunk
 
     async def resume(
         self, user_id: str, message_id: str, last_event_id: str | None
     ) -> AsyncIterator[bytes] | None:
-        """Events after ``last_event_id`` for the owner, or None when there are none."""
+        """Events after ``last_event_id`` for the owner, or None when there are none.
+
+        ``InvalidInput`` (422) for an id the reply never sent, before anything is sent.
+        """
         message = await self.store.get_message(user_id, message_id)
         if message.role != "assistant":
             raise NotFound("no such reply", message_id=message_id)
         if last_event_id is not None:
-            events.parse_event_id(last_event_id)
+            resume_ids.parse(last_event_id)
         stream = stream_name(message_id)
         try:
             ended = await self.broker.is_ended(stream)
             last = await self.broker.last_id(stream)
+            if last_event_id is not None:
+                await resume_ids.check_streamed(self.broker, stream, last_event_id, last)
         except StreamMissing:
+            if last_event_id is not None:
+                resume_ids.check_stored(message, last_event_id)
             return self._rebuilt(message, last_event_id)
         if ended and (last is None or (last_event_id and compare_ids(last_event_id, last) >= 0)):
             return None
@@ -263,6 +279,13 @@ class ChatService:
                     batch = pending.result()
                 except StopAsyncIteration:
                     return
+                except (StreamMissing, BrokerError):
+                    # The stream expired between the check in ``resume`` and this read
+                    # (the reply has ended), or the broker lost it: the store has the rest.
+                    pending = None
+                    async for chunk in self._from_store(message.user_id, message.id, after):
+                        yield chunk
+                    return
                 pending = None
                 after = batch[-1].id
                 yield _joined(batch)
@@ -276,6 +299,26 @@ class ChatService:
             aclose = getattr(batches, "aclose", None)
             if aclose is not None:
                 await aclose()
+
+    async def _from_store(
+        self, user_id: str, message_id: str, after: str | None
+    ) -> AsyncIterator[bytes]:
+        """The rest of a reply whose broker stream is gone, rebuilt once the store has it.
+
+        Why wait: when the broker goes away under a reply its writer fails on its next
+        append and stores the reply as ended; a reader must end with it rather than
+        wait for a stream that will never come back (issue 13). Polling costs nothing
+        on the way that works: only a reader that lost its stream gets here.
+        """
+        while True:
+            message = await self.store.get_message(user_id, message_id)
+            if message.status != "streaming":
+                break
+            await asyncio.sleep(STORE_POLL_SECONDS)
+        rest = self._rebuilt(message, after)
+        if rest is not None:
+            async for chunk in rest:
+                yield chunk
 
     def _rebuilt(self, message: Message, after: str | None) -> AsyncIterator[bytes] | None:
         if message.status == "streaming":
