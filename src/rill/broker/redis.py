@@ -158,10 +158,6 @@ class _Subscription:
         self.queue: asyncio.Queue[list[Item] | None] = asyncio.Queue()
 
 
-#: Queued to a subscription whose reader lost Redis (``_StreamReader._lose_subscribers``).
-_LOST: list[Item] = []
-
-
 class _StreamReader:
     """The node's one XREAD loop over every stream with a local subscriber."""
 
@@ -245,7 +241,6 @@ class _StreamReader:
                 response: Any = await self._client.xread(streams, count=_BATCH, block=_BLOCK_MS)
             except _TRANSIENT as exc:
                 log.warning("redis stream reader lost its connection: %s", exc)
-                self._lose_subscribers()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, _BACKOFF_MAX)
                 continue
@@ -255,20 +250,6 @@ class _StreamReader:
                     self._wake_cursor = entries[-1][0]
                 else:
                     self._deliver(key, sent[key], entries)
-
-    def _lose_subscribers(self) -> None:
-        """End every subscription with ``BrokerError``: what they follow may be gone.
-
-        Why: a Redis that restarts empty has lost the streams, and an XREAD on a
-        stream that no longer exists blocks for ever, so a reply's reader would get
-        nothing but pings (issue 13). Failing lets the reader take the rest from
-        the store; a subscription that wants to go on subscribes again.
-        """
-        for subs in self._subs.values():
-            for sub in subs:
-                sub.queue.put_nowait(_LOST)
-        self._subs.clear()
-        self._cursors.clear()
 
     def _deliver(self, key: bytes, sent: Position, entries: list[Any]) -> None:
         # Why the check: a stream dropped and re-registered while this XREAD was in
@@ -524,8 +505,6 @@ class RedisBroker(Broker):
                     position = _checked(entry.id)
                     yield entry
             while (batch := await sub.queue.get()) is not None:
-                if batch is _LOST:
-                    raise BrokerError("broker unavailable")
                 for pos, item in batch:
                     if pos <= position:
                         continue

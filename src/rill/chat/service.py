@@ -23,6 +23,7 @@ from rill.chat import events, replay, resume_ids
 from rill.chat.context import build_request, estimate_tokens
 from rill.chat.generation import Generation
 from rill.chat.recovery import NodeRecovery
+from rill.chat.stall import StallWatch
 from rill.config import BotConfig, Settings
 from rill.errors import (
     BrokerError,
@@ -204,19 +205,11 @@ class ChatService:
             self._active.pop(generation.message_id, None)
             metrics.turn_ended(bot_id, generation.status)
 
-    async def relay(
+    def relay(
         self, user_id: str, message_id: str, after: str | None = None
     ) -> AsyncIterator[bytes]:
         """The reply's encoded events after ``after``, live until it ends."""
-        try:
-            async for batch in self.broker.subscribe_batches(stream_name(message_id), after):
-                after = batch[-1].id
-                # One write for everything the broker has ready: under load this is what
-                # keeps the per-token cost from being a per-token write.
-                yield _joined(batch)
-        except (StreamMissing, BrokerError):
-            async for chunk in self._from_store(user_id, message_id, after):
-                yield chunk
+        return self._follow(user_id, message_id, after)
 
     async def resume(
         self, user_id: str, message_id: str, last_event_id: str | None
@@ -247,58 +240,66 @@ class ChatService:
             # writer is publishing the ending right now, or died before it could. The
             # stored reply is authoritative either way, so the rest comes from it.
             return self._rebuilt(message, last_event_id)
-        return self._follow(message, last_event_id)
+        return self._follow(user_id, message_id, last_event_id)
 
-    async def _follow(self, message: Message, after: str | None) -> AsyncIterator[bytes]:
-        """Relay the live stream of another reader's reply, never waiting for ever.
+    async def _follow(
+        self, user_id: str, message_id: str, after: str | None
+    ) -> AsyncIterator[bytes]:
+        """Relay a reply's live stream to one reader, never waiting for ever.
 
-        Why the watch: a writer that dies after storing the final reply, but before
-        ending its stream, is no longer 'streaming', so dead-node recovery leaves it
-        alone. While the stream is silent for ``node_timeout_seconds`` we look at the
-        store; once the reply is final there, the rest is rebuilt from it.
+        Why the watch: the broker can lose a stream under a reply (Redis restarted
+        empty; a writer that died after storing the final reply but before ending the
+        stream), and then nothing more comes. While the stream is silent for
+        ``node_timeout_seconds`` we look at the store: once the reply is final there,
+        the rest is rebuilt from it; if not, we subscribe again from where we are. A
+        stream that is gone, or a broker that fails, sends the reader to the store too.
+        ``StallWatch`` makes this cost two attribute writes per batch.
         """
-        # Batches, as in ``relay``: a resumed reader is often behind, and the watch
-        # below costs a future per wait, so it should be paid per batch, not per token.
-        batches = aiter(self.broker.subscribe_batches(stream_name(message.id), after))
-        pending: asyncio.Future[list[Entry]] | None = None
+        stream = stream_name(message_id)
+        watch = StallWatch(self.settings.node_timeout_seconds)
+        loop = asyncio.get_running_loop()
         try:
             while True:
-                if pending is None:
-                    pending = asyncio.ensure_future(anext(batches))
-                done, _ = await asyncio.wait({pending}, timeout=self.settings.node_timeout_seconds)
-                if not done:
-                    current = await self.store.get_message(message.user_id, message.id)
-                    if current.status == "streaming":
-                        continue
+                batches = aiter(self.broker.subscribe_batches(stream, after))
+                try:
+                    while True:
+                        watch.waiting_since = loop.time()
+                        try:
+                            batch = await anext(batches)
+                        except StopAsyncIteration:
+                            return
+                        except asyncio.CancelledError:
+                            task = asyncio.current_task()
+                            if not watch.expired or task is None or task.uncancel() > 0:
+                                raise
+                            watch.set_limit(watch.limit)
+                            break
+                        watch.waiting_since = None
+                        after = batch[-1].id
+                        # One write for everything the broker has ready: under load this
+                        # is what keeps the per-token cost from being a per-token write.
+                        yield _joined(batch)
+                except (StreamMissing, BrokerError):
+                    watch.waiting_since = None
+                    async for chunk in self._from_store(user_id, message_id, after):
+                        yield chunk
+                    return
+                finally:
+                    # Why explicitly: the subscription leaves the broker's reader only
+                    # when its generator closes, which must not wait for the GC.
+                    aclose = getattr(batches, "aclose", None)
+                    if aclose is not None:
+                        await aclose()
+                watch.waiting_since = None
+                current = await self.store.get_message(user_id, message_id)
+                if current.status != "streaming":
                     rest = self._rebuilt(current, after)
                     if rest is not None:
                         async for chunk in rest:
                             yield chunk
                     return
-                try:
-                    batch = pending.result()
-                except StopAsyncIteration:
-                    return
-                except (StreamMissing, BrokerError):
-                    # The stream expired between the check in ``resume`` and this read
-                    # (the reply has ended), or the broker lost it: the store has the rest.
-                    pending = None
-                    async for chunk in self._from_store(message.user_id, message.id, after):
-                        yield chunk
-                    return
-                pending = None
-                after = batch[-1].id
-                yield _joined(batch)
         finally:
-            if pending is not None and not pending.done():
-                pending.cancel()
-                with contextlib.suppress(BaseException):
-                    await pending
-            # Why explicitly: the subscription leaves the broker's reader only when its
-            # generator closes, which must not wait for the garbage collector.
-            aclose = getattr(batches, "aclose", None)
-            if aclose is not None:
-                await aclose()
+            watch.close()
 
     async def _from_store(
         self, user_id: str, message_id: str, after: str | None
