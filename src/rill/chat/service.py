@@ -293,10 +293,8 @@ class ChatService:
                 watch.waiting_since = None
                 current = await self.store.get_message(user_id, message_id)
                 if current.status != "streaming":
-                    rest = self._rebuilt(current, after)
-                    if rest is not None:
-                        async for chunk in rest:
-                            yield chunk
+                    async for chunk in self._from_store(user_id, message_id, after):
+                        yield chunk
                     return
         finally:
             watch.close()
