@@ -49,15 +49,18 @@ def check_stored(message: Message, last_event_id: str) -> None:
     """``InvalidInput`` unless the finished ``message`` could have sent ``last_event_id``.
 
     What the stored reply says of its events: ``message_start`` and
-    ``content_block_start`` (seq 1 and 2) carry offset 0, no event goes past the
-    text's length or the final event, and the final event carries the whole text.
+    ``content_block_start`` (seq 1 and 2) carry offset 0; once the reply has a final
+    event, no event goes past it or past the text's length, and it carries the whole
+    text. A reply cut off by a crash has no final event and only its last checkpoint's
+    text, which its client may have gone past: any later offset is one it was sent.
     """
     seq, offset = parse(last_event_id)
     length = len(message.content)
-    final = events.parse_event_id(message.final_event_id) if message.final_event_id else None
-    sent = offset <= length and (seq > 2 or offset == 0)
-    if final is not None:
-        sent = sent and seq <= final[0] and (seq < final[0] or offset == length)
+    sent = seq > 2 or offset == 0
+    if message.final_event_id:
+        final_seq = events.parse_event_id(message.final_event_id)[0]
+        sent = sent and offset <= length and seq <= final_seq
+        sent = sent and (seq < final_seq or offset == length)
     if not sent:
         raise _unsent(last_event_id)
 
