@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
+from rill.http.fields import RecordId, Text
 from rill.http.identity import CurrentUser, ServicesDep
 from rill.http.schemas import ConversationOut, ConversationsOut, NewConversation
 
@@ -14,7 +15,7 @@ router = APIRouter(prefix="/api/conversations", tags=["conversations"])
 async def list_conversations(
     user: CurrentUser,
     services: ServicesDep,
-    chatbotId: Annotated[str | None, Query(max_length=64)] = None,
+    chatbotId: Annotated[Text | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> ConversationsOut:
     """Most recently updated first."""
@@ -34,7 +35,7 @@ async def create_conversation(
 
 @router.delete("/{conversation_id}", status_code=204)
 async def delete_conversation(
-    conversation_id: Annotated[str, Path(min_length=1, max_length=64)],
+    conversation_id: Annotated[RecordId, Path()],
     user: CurrentUser,
     services: ServicesDep,
 ) -> Response:
