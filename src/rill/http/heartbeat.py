@@ -13,10 +13,12 @@ SendBytes = Callable[[bytes], Awaitable[None]]
 class Beat:
     """An open stream: when it last wrote, and how to write to it."""
 
-    __slots__ = ("last_write", "sending", "write")
+    __slots__ = ("last_write", "payload", "sending", "write")
 
-    def __init__(self, write: SendBytes) -> None:
+    def __init__(self, write: SendBytes, payload: bytes | None = None) -> None:
         self.write = write
+        #: This stream's own ping, or None for the heartbeat's.
+        self.payload = payload
         self.last_write = time.monotonic()
         self.sending = False
 
@@ -32,8 +34,8 @@ class Heartbeat:
     def __len__(self) -> int:
         return len(self._beats)
 
-    def register(self, write: SendBytes) -> Beat:
-        beat = Beat(write)
+    def register(self, write: SendBytes, payload: bytes | None = None) -> Beat:
+        beat = Beat(write, payload)
         self._beats.add(beat)
         return beat
 
@@ -65,4 +67,4 @@ class Heartbeat:
 
     async def _ping(self, beat: Beat) -> None:
         with contextlib.suppress(Exception):
-            await beat.write(self.payload)
+            await beat.write(self.payload if beat.payload is None else beat.payload)

@@ -20,7 +20,7 @@ from starlette.types import Receive, Scope, Send
 from rill import metrics
 from rill.http.access_log import RAW_SEND
 from rill.http.heartbeat import Heartbeat
-from rill.sse.encoder import retry_field
+from rill.sse.encoder import retry_line
 
 SSE_HEADERS = {
     "Cache-Control": "no-cache",
@@ -39,6 +39,7 @@ class EventStreamResponse(Response):
         heartbeat: Heartbeat,
         retry_ms: int | None = None,
         headers: dict[str, str] | None = None,
+        ping: bytes | None = None,
     ) -> None:
         # Why not Response.__init__: it would add ``content-length: 0`` for the empty body.
         self.status_code = 200
@@ -51,6 +52,9 @@ class EventStreamResponse(Response):
         self._chunks = chunks
         self._heartbeat = heartbeat
         self._retry_ms = retry_ms
+        #: What an idle stream is pinged with, when not the heartbeat's own payload
+        #: (a protocol whose clients choke on Rill's ``ping`` event gets a comment).
+        self._ping = ping
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # The start goes through the middleware stack (access log status, CORS
@@ -62,7 +66,7 @@ class EventStreamResponse(Response):
         async def write(data: bytes) -> None:
             await send({"type": "http.response.body", "body": data, "more_body": True})
 
-        beat = self._heartbeat.register(write)
+        beat = self._heartbeat.register(write, self._ping)
         metrics.CHAT_STREAMS.inc()
         task = asyncio.current_task()
         gone = asyncio.Event()
@@ -76,11 +80,14 @@ class EventStreamResponse(Response):
 
         watcher = asyncio.create_task(watch())
         try:
-            if self._retry_ms is not None:
-                await write(retry_field(self._retry_ms))
+            # Why with the first event, not alone: a bare ``retry:`` block is an empty
+            # event to httpx-sse and the Anthropic SDK's decoder (issue 16); a field
+            # line in front of an event's own lines sets the delay all the same.
+            retry = b"" if self._retry_ms is None else retry_line(self._retry_ms)
             async for chunk in self._chunks:
                 beat.sending = True
-                await write(chunk)
+                await write(retry + chunk if retry else chunk)
+                retry = b""
                 beat.sending = False
                 beat.last_write = time.monotonic()
             await send({"type": "http.response.body", "body": b"", "more_body": False})
