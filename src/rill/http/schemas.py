@@ -117,6 +117,8 @@ class ConversationOut(BaseModel):
 
 class ConversationsOut(BaseModel):
     conversations: list[ConversationOut]
+    #: Pass as ``cursor`` for the next page; None on the last page.
+    nextCursor: str | None = None
 
 
 class BotOut(BaseModel):
