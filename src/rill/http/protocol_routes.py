@@ -87,10 +87,14 @@ def json_response(
 async def api_key_user(request: Request) -> str:
     """The caller: a Rill token in ``x-api-key`` (what the Anthropic SDK sends), else in
     ``Authorization: Bearer`` (the OpenAI SDK) or the session cookie, as everywhere."""
-    key = request.headers.get("x-api-key", "").strip()
-    if not key:
+    key = request.headers.get("x-api-key")
+    if key is None:
         return await current_user(await optional_user(request))
-    claims = await get_services(request).verifier.verify(key)
+    # Why a present but empty key is not skipped: a credential that was sent is the
+    # one to judge, never a fallback to another one.
+    if not key.strip():
+        raise Unauthorized("x-api-key is empty")
+    claims = await get_services(request).verifier.verify(key.strip())
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject or len(subject) > 256:
         raise Unauthorized("token has no usable 'sub' claim")

@@ -10,7 +10,8 @@ from rill.http.schemas import ConversationOut, ConversationsOut, NewConversation
 router = APIRouter(prefix="/api/conversations", tags=["conversations"])
 
 
-Cursor = Annotated[str | None, Query(max_length=128, pattern=r"^[0-9]{1,15}\.[0-9A-Za-z]{1,64}$")]
+#: ``<updated_at>.<id>`` of the last conversation of the previous page.
+Cursor = Annotated[str | None, Query(pattern=r"^[0-9]{1,15}\.[0-9A-Za-z_-]{1,64}$")]
 
 
 @router.get("", response_model=ConversationsOut, operation_id="listConversations")
