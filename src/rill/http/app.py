@@ -35,6 +35,7 @@ from rill.http.limits import BodyLimit
 from rill.http.metrics import METRICS_PATH, serve_metrics
 from rill.http.ratelimit import Rate, open_limiter
 from rill.http.routes import (
+    ai_sdk,
     anthropic_api,
     bots,
     chat,
@@ -224,7 +225,8 @@ def create_api(settings: Settings) -> FastAPI:
     problems.install(api)
     openapi.install(api)
     for router in (health.router, session.router, bots.router, chat.router, history.router,
-                   conversations.router, anthropic_api.router, openai_api.router):
+                   conversations.router, anthropic_api.router, openai_api.router,
+                   ai_sdk.router):
         api.include_router(router)
     web_dir = settings.web_dir or default_web_dir()
     if web_dir.is_dir():

@@ -99,6 +99,22 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         ],
     },
     "OpenAIError": _OPENAI_ERROR,
+    "UIMessageChunk": {
+        "description": "One chunk of the AI SDK's UI message stream (the SSE `data`); the "
+                       "stream ends with `data: [DONE]`.",
+        "oneOf": [
+            _obj(["type"], type={"type": "string", "enum": ["start-step", "finish-step"]}),
+            _obj(["type"], type=_const("start"), messageId=_STR, messageMetadata=_obj(
+                [], conversationId=_STR, chatbotId=_STR)),
+            _obj(["type", "id"], type={"type": "string", "enum": ["text-start", "text-end"]},
+                 id=_STR),
+            _obj(["type", "id", "delta"], type=_const("text-delta"), id=_STR, delta=_STR),
+            _obj(["type", "errorText"], type=_const("error"), errorText=_STR),
+            _obj(["type"], type=_const("finish"), finishReason={"type": "string", "enum": [
+                "stop", "length", "content-filter", "tool-calls", "error", "interrupted",
+                "other"]}, messageMetadata=_obj([], rillStopReason=_RILL_STOP)),
+        ],
+    },
 }
 
 SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
