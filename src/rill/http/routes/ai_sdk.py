@@ -36,7 +36,7 @@ _STREAM: dict[int | str, dict[str, Any]] = {200: {
 }}
 
 
-@router.post("", operation_id="sendUiMessage", response_class=EventStreamResponse,
+@router.post("", status_code=200, operation_id="sendUiMessage", response_class=EventStreamResponse,
              responses=_STREAM)
 async def send_ui_message(
     body: ai_sdk.UIChatRequest, user: CurrentUser, services: ServicesDep
@@ -52,7 +52,7 @@ async def send_ui_message(
                    {"X-Rill-Message-Id": turn.message_id})
 
 
-@router.get("/{chat_id}/stream", operation_id="resumeUiMessageStream",
+@router.get("/{chat_id}/stream", status_code=200, operation_id="resumeUiMessageStream",
             response_class=EventStreamResponse,
             responses={**_STREAM, 204: {"description": "no reply is streaming in this chat"}})
 async def resume_ui_message_stream(
