@@ -38,7 +38,7 @@ def test_sigterm_finishes_short_replies_and_interrupts_long_ones(server_factory)
                 c.headers["Authorization"] = token
                 with c.stream("POST", "/api/chat", json={"chatbotId": bot, "message": message}) as r:
                     chunks = r.iter_raw()
-                    head = next(chunks)  # the retry field: the turn has started
+                    head = next(chunks)  # message_start: the turn has started
                     streaming.wait()
                     rest = read_stream_from(head, chunks, r)
                     results[bot] = (rest, message)
