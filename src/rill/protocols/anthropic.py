@@ -21,7 +21,8 @@ from rill.providers.base import PromptMessage
 #: maps Rill's own codes); 529 is Anthropic's ``overloaded_error`` status.
 _TYPE_BY_STATUS = {
     400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
-    404: "not_found_error", 413: "invalid_request_error", 422: "invalid_request_error",
+    404: "not_found_error", 409: "invalid_request_error", 413: "invalid_request_error",
+    422: "invalid_request_error",
     429: "rate_limit_error", 500: "api_error", 502: "api_error", 503: "overloaded_error",
     504: "timeout_error",
 }
