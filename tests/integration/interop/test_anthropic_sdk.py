@@ -10,6 +10,7 @@ import anthropic
 import httpx
 import pytest
 from anthropic.types import ErrorResponse, Message, RawMessageStreamEvent
+from httpx_sse import connect_sse
 from pydantic import TypeAdapter
 
 from rill.sse import SSEDecoder
@@ -101,16 +102,21 @@ def test_resume_a_stream_after_a_dropped_connection(interop_server, token, rill)
     assert text == "a b c d e f g h i j" and events[-1].event == "message_stop"
 
 
-def test_no_stream_opens_with_an_empty_event(interop_server, token) -> None:
-    """The SDK's own decoder: before issue 16 the bare ``retry:`` block was an empty event."""
+@pytest.mark.parametrize("path", ["/v1/messages", "/api/chat"])
+def test_no_stream_opens_with_an_empty_event(interop_server, token, path) -> None:
+    """httpx-sse and the SDK's own decoder: before issue 16 the bare ``retry:`` block that
+    opened every stream was an empty event to both."""
     from anthropic._streaming import SSEDecoder as SdkDecoder
 
-    body = {"model": "echo", "max_tokens": 100, "stream": True, "messages": ASK}
-    for path in ("/v1/messages", "/api/chat"):
-        json = body if path == "/v1/messages" else {"chatbotId": "echo", "message": "hi"}
-        with httpx.stream("POST", interop_server.url + path, json=json, timeout=30,
-                          headers={"Authorization": f"Bearer {token}"}) as r:
-            events = list(SdkDecoder().iter_bytes(r.iter_bytes()))
+    body = ({"model": "echo", "max_tokens": 100, "stream": True, "messages": ASK}
+            if path == "/v1/messages" else {"chatbotId": "echo", "message": "hi"})
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=interop_server.url, headers=headers, timeout=30) as client:
+        with connect_sse(client, "POST", path, json=body) as source:
+            parsed = list(source.iter_sse())
+        with client.stream("POST", path, json=body) as r:
+            decoded = list(SdkDecoder().iter_bytes(r.iter_bytes()))
+    for events in (parsed, decoded):
         assert events and all(e.data for e in events), path
         assert events[0].event == "message_start" and events[0].retry is not None
 
