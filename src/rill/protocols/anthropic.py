@@ -8,7 +8,7 @@ and the ``{"type": "error", "error": {...}}`` error body.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -40,7 +40,9 @@ class TextBlock(_In):
 
 class InputMessage(_In):
     role: Literal["user", "assistant"]
-    content: str | list[TextBlock] = Field(max_length=1000)
+    # Why the bound on the list only: a text's length is the body limit's and
+    # ``max_message_chars``'s to judge, not a count of blocks.
+    content: str | Annotated[list[TextBlock], Field(max_length=1000)]
 
 
 class MessagesRequest(_In):

@@ -8,7 +8,7 @@ rides beside ``finish_reason`` as ``rill_stop_reason`` (docs/api.md).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -33,7 +33,8 @@ class ContentPart(_In):
 
 class ChatMessage(_In):
     role: Literal["system", "developer", "user", "assistant", "tool", "function"]
-    content: str | list[ContentPart] | None = Field(default=None, max_length=1000)
+    # The bound is on the parts only, as in ``anthropic.InputMessage``.
+    content: str | Annotated[list[ContentPart], Field(max_length=1000)] | None = None
 
 
 class StreamOptions(_In):

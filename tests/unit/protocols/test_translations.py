@@ -109,3 +109,12 @@ def test_error_bodies_use_each_protocols_types():
     body = openai.error_body(400, "invalid_request_error", "bad", "messages")["error"]
     assert body == {"message": "bad", "type": "invalid_request_error", "param": "messages",
                     "code": "invalid_request_error"}
+
+
+def test_long_texts_are_not_capped_by_the_block_count():
+    """Regression: the bound on content blocks once also capped a string at 1,000 characters."""
+    long = "x" * 5000
+    assert anthropic.InputMessage(role="user", content=long).content == long
+    assert openai.ChatMessage(role="user", content=long).content == long
+    with pytest.raises(ValueError):
+        anthropic.InputMessage(role="user", content=[{"type": "text", "text": "x"}] * 1001)

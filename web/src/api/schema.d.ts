@@ -522,7 +522,7 @@ export interface components {
         /** ChatMessage */
         ChatMessage: {
             /** Content */
-            content?: (string | components["schemas"]["ContentPart"][]) | null;
+            content?: string | components["schemas"]["ContentPart"][] | null;
             /**
              * Role
              * @enum {string}
