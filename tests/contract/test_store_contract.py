@@ -111,6 +111,22 @@ async def test_list_conversations_most_recent_first(store: Store) -> None:
     assert [c.id for c in await store.list_conversations("alice", "echo")] == [a.id, b.id]
 
 
+async def test_list_conversations_after_a_cursor(store: Store) -> None:
+    made = [await store.create_conversation("alice", "echo") for _ in range(5)]
+    await store.create_conversation("bob", "echo")
+    first = await store.list_conversations("alice", "echo", limit=2)
+    seen = [c.id for c in first]
+    while True:
+        last = (first[-1].updated_at, first[-1].id)
+        first = await store.list_conversations("alice", "echo", limit=2, before=last)
+        if not first:
+            break
+        seen += [c.id for c in first]
+    # Same-millisecond conversations are ordered by id, so no page repeats or skips one.
+    assert seen == [c.id for c in await store.list_conversations("alice", "echo")]
+    assert sorted(seen) == sorted(c.id for c in made)
+
+
 async def test_latest_conversation(store: Store) -> None:
     assert await store.latest_conversation("alice", "echo") is None
     a = await store.create_conversation("alice", "echo")

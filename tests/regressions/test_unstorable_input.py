@@ -4,7 +4,7 @@ A lone surrogate (``"a\\ud800b"``: a valid JSON escape, invalid Unicode) in a ch
 message was a 500 on SQLite that also left the keep-alive connection unusable; on
 PostgreSQL a NUL or a lone surrogate in a message, a title, a path id or a cursor
 was a 503 ``storage_error`` carrying the driver's message. Now text is checked by one
-rule (``http/fields.py``): 422 for text, 404 for an id that cannot exist, and the
+rule (``rill/fields.py``): 422 for text, 404 for an id that cannot exist, and the
 connection stays usable. Each example of the issue, against a real ``rill serve`` on
 SQLite (memory broker) and on PostgreSQL (Redis broker).
 """

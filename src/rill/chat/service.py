@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from rill import metrics
 from rill.broker.base import Broker, Entry, StreamMissing, compare_ids
 from rill.chat import events, replay, resume_ids
-from rill.chat.context import build_request, estimate_tokens
+from rill.chat.context import build_client_request, build_request, estimate_tokens
 from rill.chat.events import stream_name
 from rill.chat.generation import Generation
 from rill.chat.recovery import NodeRecovery
@@ -33,6 +33,7 @@ from rill.errors import (
     RillError,
     ServiceUnavailable,
 )
+from rill.providers.base import PromptMessage
 from rill.providers.registry import ProviderRegistry
 from rill.store.base import Store
 from rill.store.models import Message
@@ -53,6 +54,16 @@ class TurnRequest:
     conversation_id: str | None = None
     regenerate: bool = False
     language: str | None = None
+    #: Stateless protocols (``/v1``): the whole conversation as the client sent it,
+    #: ending with ``message``. The model sees this instead of the stored context;
+    #: only ``message`` and the reply are stored (docs/api.md).
+    prompt: tuple[PromptMessage, ...] | None = None
+    #: The client's system text, put after the bot's own system prompt.
+    system: str | None = None
+    #: The client's cap on the reply's length; the bot's own cap still applies.
+    max_tokens: int | None = None
+    #: Store the turn in a conversation of its own (stateless protocols without an id).
+    new_conversation: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,18 +158,27 @@ class ChatService:
             if len(self._known_users) >= _KNOWN_USERS:
                 self._known_users.clear()
             self._known_users.add(request.user_id)
+        conversation_id = request.conversation_id
+        if request.new_conversation:
+            created = await self.store.create_conversation(request.user_id, bot.id)
+            conversation_id = created.id
         started = await self.store.start_turn(
             user_id=request.user_id,
             chatbot_id=bot.id,
-            conversation_id=request.conversation_id,
+            conversation_id=conversation_id,
             user_text=request.message,
             replace_last_reply=request.regenerate,
             max_concurrent=self.settings.max_concurrent_generations,
             node_id=self.settings.node_id or "",
-            context_messages=bot.context_messages,
+            context_messages=bot.context_messages if request.prompt is None else 0,
         )
         conv, user_msg, reply = started.conversation, started.user_message, started.reply
-        completion = build_request(bot, started.context, request.language)
+        if request.prompt is None:
+            completion = build_request(bot, started.context, request.language)
+        else:
+            completion = build_client_request(
+                bot, request.prompt, request.system, request.max_tokens, request.language
+            )
         stream = stream_name(reply.id)
         start = events.message_start(
             message_id=reply.id,

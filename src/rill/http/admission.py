@@ -8,9 +8,9 @@ for every turn (issue 15).
 
 from __future__ import annotations
 
-from rill.chat.service import TurnRequest
+from rill.chat.service import Turn, TurnRequest
 from rill.errors import InvalidInput, NotFound, PayloadTooLarge
-from rill.http.fields import could_exist
+from rill.fields import could_exist
 from rill.http.identity import check_claimed_user
 from rill.http.schemas import ChatRequest
 from rill.http.services import Services
@@ -31,10 +31,9 @@ def admit(body: ChatRequest, user: str, max_message_chars: int) -> TurnRequest:
         if body.conversationId is None:
             raise InvalidInput("regenerate needs the conversationId")
     else:
-        if message is None or not message.strip():
+        if message is None:
             raise InvalidInput("message must not be empty")
-        if len(message) > max_message_chars:
-            raise PayloadTooLarge(f"message is longer than {max_message_chars} characters")
+        check_message(message, max_message_chars)
     conversation_id = body.conversationId
     if conversation_id is not None and not could_exist(conversation_id):
         raise NotFound("no such conversation", conversation_id=conversation_id)
@@ -48,10 +47,25 @@ def admit(body: ChatRequest, user: str, max_message_chars: int) -> TurnRequest:
     )
 
 
-async def start_reply(services: Services, request: TurnRequest) -> EventStreamResponse:
-    """Apply the user's turn rate limit, start the turn, and stream its reply."""
+def check_message(message: str, max_message_chars: int) -> None:
+    """A user message any surface may send: not blank, not over the length limit."""
+    if not message.strip():
+        raise InvalidInput("message must not be empty")
+    if len(message) > max_message_chars:
+        raise PayloadTooLarge(f"message is longer than {max_message_chars} characters")
+
+
+async def open_turn(services: Services, request: TurnRequest) -> Turn:
+    """Apply the user's turn rate limit and start the turn: every surface's one way in."""
+    if request.message is not None:
+        check_message(request.message, services.settings.max_message_chars)
     await services.chat_limit.hit(request.user_id)
-    turn = await services.chat.start_turn(request)
+    return await services.chat.start_turn(request)
+
+
+async def start_reply(services: Services, request: TurnRequest) -> EventStreamResponse:
+    """Start the turn (``open_turn``) and stream its reply in Rill's own format."""
+    turn = await open_turn(services, request)
     return EventStreamResponse(
         services.chat.relay(request.user_id, turn.message_id),
         heartbeat=services.heartbeat,

@@ -35,7 +35,17 @@ from rill.http.heartbeat import Heartbeat
 from rill.http.limits import BodyLimit
 from rill.http.metrics import METRICS_PATH, serve_metrics
 from rill.http.ratelimit import Rate, open_limiter
-from rill.http.routes import bots, chat, conversations, health, history, session
+from rill.http.routes import (
+    ai_sdk,
+    anthropic_api,
+    bots,
+    chat,
+    conversations,
+    health,
+    history,
+    openai_api,
+    session,
+)
 from rill.http.services import Services
 from rill.http.static import SinglePageApp, default_web_dir
 from rill.problems import CONTENT_TYPE, problem_bytes
@@ -231,12 +241,14 @@ def create_api(settings: Settings) -> FastAPI:
         openapi_url="/openapi.json",
         docs_url="/docs",
         redoc_url=None,
+        generate_unique_id_function=openapi.operation_id,
     )
     api.state.settings = settings
     problems.install(api)
     openapi.install(api)
     for router in (health.router, session.router, bots.router, chat.router, history.router,
-                   conversations.router):
+                   conversations.router, anthropic_api.router, openai_api.router,
+                   ai_sdk.router):
         api.include_router(router)
     web_dir = settings.web_dir or default_web_dir()
     if web_dir.is_dir():
@@ -258,7 +270,8 @@ class RillApp:
                 allow_origins=settings.cors_origins,
                 allow_credentials="*" not in settings.cors_origins,
                 allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
-                allow_headers=["Authorization", "Content-Type", "Last-Event-ID", "Accept"],
+                allow_headers=["Authorization", "Content-Type", "Last-Event-ID", "Accept",
+                               "X-Api-Key", "X-Rill-Conversation-Id", "Anthropic-Version"],
                 expose_headers=["X-Rill-Message-Id", "X-Rill-Conversation-Id"],
             )
         self.stack = AccessLog(stack)

@@ -14,7 +14,7 @@ from starlette.requests import cookie_parser
 
 from rill.auth.tokens import TokenVerifier
 from rill.errors import Forbidden, Unauthorized
-from rill.http.fields import unstorable
+from rill.fields import unstorable
 from rill.http.services import Services, get_services
 
 

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from rill.http.fields import Text
+from rill.fields import Text
 from rill.store.models import Conversation, Message
 
 
@@ -118,6 +118,8 @@ class ConversationOut(BaseModel):
 
 class ConversationsOut(BaseModel):
     conversations: list[ConversationOut]
+    #: Pass as ``cursor`` for the next page; None on the last page.
+    nextCursor: str | None = None
 
 
 class BotOut(BaseModel):

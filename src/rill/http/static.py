@@ -15,12 +15,19 @@ def default_web_dir() -> Path:
     return Path(__file__).resolve().parents[3] / "web" / "dist"
 
 
+#: Paths the web app never serves: unknown ones are 404 problem+json whatever the
+#: method, never ``index.html`` nor the static files' 405 (issue 16).
+API_PREFIXES = ("api/", "v1/", ".well-known/")
+
+
 class SinglePageApp(StaticFiles):
     async def get_response(self, path: str, scope: Scope) -> Response:
+        if path.startswith(API_PREFIXES) or path in ("api", "v1"):
+            raise HTTPException(404, f"no route {scope['path']}")
         try:
             response = await super().get_response(path, scope)
         except HTTPException as exc:
-            if exc.status_code != 404 or path.startswith(("api/", ".well-known/")):
+            if exc.status_code != 404:
                 raise
             response = await super().get_response("index.html", scope)
         if path.startswith("assets/"):

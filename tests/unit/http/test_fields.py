@@ -1,4 +1,4 @@
-"""The one rule for text entering the API (``http/fields.py``), as properties.
+"""The one rule for text entering the API (``rill/fields.py``), as properties.
 
 Accepted text is text both stores keep: it encodes as UTF-8 (no lone surrogate),
 has no NUL, and round-trips through SQLite unchanged; refused text holds one of
@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
 from rill.errors import NotFound
-from rill.http.fields import Text, could_exist, record_id, storable, unstorable
+from rill.fields import Text, could_exist, record_id, storable, unstorable
 from rill.ids import new_id
 
 # Everything a str can hold, with the classes of issue 13 made frequent.

@@ -57,7 +57,9 @@ export interface ContentBlockStopEvent {
 }
 export interface MessageDeltaEvent {
   type: 'message_delta';
-  delta: { stop_reason: string | null; stop_sequence?: string | null };
+  /** ``rill_stop_reason``: Rill's own reason (``cancelled``, ``error``, ``interrupted`` or
+   *  Anthropic's); ``stop_reason`` is always one of Anthropic's values. */
+  delta: { stop_reason: string | null; stop_sequence?: string | null; rill_stop_reason?: string };
   usage?: { output_tokens?: number };
 }
 export interface MessageStopEvent {

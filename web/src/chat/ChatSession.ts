@@ -660,7 +660,8 @@ export class ChatSession {
         break;
       }
       case 'message_delta': {
-        const reason = (data as Extract<StreamEvent, { type: 'message_delta' }>).delta?.stop_reason ?? null;
+        const delta = (data as Extract<StreamEvent, { type: 'message_delta' }>).delta;
+        const reason = delta?.rill_stop_reason ?? delta?.stop_reason ?? null;
         if (bot && reason) this.put({ ...bot, stopReason: reason });
         break;
       }

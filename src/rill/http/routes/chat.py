@@ -6,8 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Response
 
+from rill.fields import RecordId
 from rill.http.admission import admit, start_reply
-from rill.http.fields import RecordId
 from rill.http.identity import CurrentUser, ServicesDep
 from rill.http.schemas import CancelOut, ChatRequest
 from rill.http.sse import EventStreamResponse

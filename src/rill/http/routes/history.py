@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from rill.http.fields import Cursor, Text
+from rill.fields import Cursor, Text
 from rill.http.identity import CurrentUser, ServicesDep, check_claimed_user
 from rill.http.schemas import (
     HistoryOut,

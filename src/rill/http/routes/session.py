@@ -55,7 +55,7 @@ async def create_session(request: Request, response: Response, services: Service
 async def end_session(request: Request, services: ServicesDep) -> Response:
     """Sign out: the caller's token is revoked (refused everywhere until it would have
     expired) and the cookie cleared. An invalid or missing token has nothing to revoke."""
-    token = bearer_token(request, services.settings.session_cookie)
+    token = request_token(request, services.settings.session_cookie)
     if token is not None:
         try:
             claims = await services.verifier.verify(token)
