@@ -44,8 +44,11 @@ def test_rill_keeps_anthropic_stop_reasons_in_step_with_the_sdk():
 def test_every_event_validates_whatever_the_outcome(reason, code):
     start = events.message_start(message_id="m", model="echo", input_tokens=3,
                                  conversation_id="c", user_message_id=None, chatbot_id="echo")
+    closing = events.finale(reason, 1, (code, "it broke") if reason == "error" else None,
+                            after=3, offset=2)
+    ending = SSEDecoder().feed(b"".join(encoded for encoded, _ in closing))
     sent = [start, events.content_block_start(), events.text_delta("hi"),
-            *events.finale(reason, 1, (code, "it broke") if reason == "error" else None)]
+            *((event.event, event.json()) for event in ending)]
     for name, data in sent:
         validate(name, data)
     delta = next(data for name, data in sent if name == "message_delta")["delta"]
