@@ -411,6 +411,11 @@ class RedisBroker(Broker):
 
     async def start(self) -> None:
         await self.ping()
+        info = await self._call(lambda: self._client.info("cluster"))
+        if info.get("cluster_enabled"):
+            # Why refuse: the scripts and the reader touch keys in several hash slots,
+            # which a cluster rejects (CROSSSLOT) only once traffic arrives.
+            raise BrokerError("redis: Redis Cluster is not supported; use a standalone Redis")
 
     async def close(self) -> None:
         self._closed = True

@@ -10,9 +10,11 @@ EventSource holds one. granian was chosen over hypercorn by measurement
 from __future__ import annotations
 
 import argparse
+import logging
 import multiprocessing
 import os
 import shutil
+import socket
 import sys
 import tempfile
 from pathlib import Path
@@ -20,6 +22,16 @@ from typing import Any
 
 from rill import logs
 from rill.config import Settings, load_settings
+
+log = logging.getLogger("rill")
+
+
+#: The exit status of a failed start, uvicorn's own (a lifespan that fails exits with it).
+STARTUP_FAILURE = 3
+
+
+class StartupFailed(Exception):
+    """Something ``rill serve`` needs before serving (its port) is not to be had."""
 
 
 def register(subparsers: Any) -> None:
@@ -86,6 +98,9 @@ def run(args: argparse.Namespace) -> int:
             _serve_tls(settings, args, overrides)
         else:
             _serve_plain(settings, args, overrides)
+    except StartupFailed as exc:
+        log.error("start-up failed: %s", exc, extra={"event": "startup_failed"})
+        return STARTUP_FAILURE
     finally:
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)
@@ -111,7 +126,27 @@ def _serve_plain(settings: Settings, args: argparse.Namespace, overrides: dict[s
     else:
         from rill.http.app import create_app
 
-        uvicorn.run(create_app(settings), **common)
+        # Why bind here: uvicorn binds only after the app started (store migrated,
+        # broker reached), then logs "startup complete" before failing on a port in
+        # use. Bound first, a busy port fails at once, with nothing initialised.
+        # (With --workers, uvicorn binds in the parent before any worker starts.)
+        sock = _listen(settings.host, settings.port)
+        server = uvicorn.Server(uvicorn.Config(create_app(settings), **common))
+        with sock:
+            server.run(sockets=[sock])
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` as uvicorn binds it, or ``StartupFailed``."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise StartupFailed(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    return sock
 
 
 def _http_protocol() -> Any:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import logging
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI
@@ -23,11 +24,12 @@ from rill import metrics
 from rill._version import __version__
 from rill.auth.keys import load_or_create_secret
 from rill.auth.tokens import TokenIssuer, TokenVerifier
+from rill.broker.base import Broker
 from rill.broker.factory import open_broker
 from rill.chat.events import PING
 from rill.chat.service import ChatService
 from rill.config import Settings
-from rill.http import openapi, problems
+from rill.http import openapi, problems, startup
 from rill.http.access_log import AccessLog
 from rill.http.chat_lane import ChatLane
 from rill.http.heartbeat import Heartbeat
@@ -38,6 +40,7 @@ from rill.http.routes import bots, chat, conversations, health, history, session
 from rill.http.services import Services
 from rill.http.static import SinglePageApp, default_web_dir
 from rill.providers.registry import ProviderRegistry
+from rill.store.base import Store
 from rill.store.factory import open_store
 
 log = logging.getLogger("rill")
@@ -77,6 +80,19 @@ async def build_services(settings: Settings) -> Services:
     broker = open_broker(settings.broker_url)
     if broker.shared:  # Why only shared: in-process calls cost ~µs, the timing would dominate.
         broker = metrics.timed(broker, metrics.BROKER_SECONDS)
+    try:
+        return await _start_services(settings, secret, store, broker)
+    except BaseException:
+        # Why: a failed start must leave nothing running; aiosqlite's thread alone
+        # would keep the process alive after the server gave up (issue 12).
+        await broker.close()
+        await store.close()
+        raise
+
+
+async def _start_services(
+    settings: Settings, secret: str, store: Store, broker: Broker
+) -> Services:
     await store.start()
     await broker.start()
     # Why: with an in-process broker this process is the only node, so whatever is
@@ -180,24 +196,46 @@ def _tune_collector() -> None:
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
-    services = await build_services(settings)
-    app.state.services = services
-    await services.chat.start()
-    services.heartbeat.start()
-    if services.hub is not None:
-        await services.hub.start()
-    _drain_on_signals(services)
-    _tune_collector()
     try:
+        services = await build_services(settings)
+    except Exception as exc:
+        startup.log_failure(exc, settings)
+        raise
+    app.state.services = services
+    started = False
+    try:
+        await services.chat.start()
+        services.heartbeat.start()
+        if services.hub is not None:
+            await services.hub.start()
+        _drain_on_signals(services)
+        _tune_collector()
+        started = True
         yield
+    except Exception as exc:
+        if not started:
+            startup.log_failure(exc, settings)
+        raise
     finally:
-        await drain(services)
-        await services.heartbeat.close()
-        await services.providers.aclose()
-        await services.chat_limit.close()
-        await services.broker.close()
-        await services.store.close()
+        await _close_services(services)
         metrics.process_ended()
+
+
+async def _close_services(services: Services) -> None:
+    """Close everything, each step even if one before it failed.
+
+    Why: a broker lost mid-shutdown (or a start that failed half-way) must not skip
+    closing the store, whose aiosqlite thread would keep the process alive.
+    """
+    steps: tuple[Callable[[], Awaitable[None]], ...] = (
+        functools.partial(drain, services), services.heartbeat.close, services.providers.aclose,
+        services.chat_limit.close, services.broker.close, services.store.close,
+    )
+    for step in steps:
+        try:
+            await step()
+        except Exception as exc:
+            log.error("shutdown step failed: %s", exc, extra={"event": "shutdown_error"})
 
 
 def create_api(settings: Settings) -> FastAPI:
@@ -246,6 +284,9 @@ class RillApp:
         return self.api.state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self.stack(scope, receive, startup.without_startup_traceback(send))
+            return
         if scope["type"] == "http":
             path: str = scope["path"]
             if path == METRICS_PATH:
