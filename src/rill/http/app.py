@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -46,6 +47,7 @@ from rill.store.factory import open_store
 log = logging.getLogger("rill")
 HUB_PATH = "/.well-known/mercure"
 METADATA_PATH = "/.well-known/oauth-protected-resource"
+DOCS_ASSETS_PATH = "/docs/assets"
 
 
 def session_secret(settings: Settings) -> str:
@@ -239,14 +241,17 @@ async def _close_services(services: Services) -> None:
 
 
 def create_api(settings: Settings) -> FastAPI:
-    api = FastAPI(
+    # Why fastapi-offline: FastAPI's own /docs and /redoc load their scripts from a
+    # CDN, blank offline; this serves the same pages with the assets it ships.
+    api = FastAPIOffline(
         title="Rill",
         version=__version__,
         summary="Streaming AI chat and a Mercure hub over Server-Sent Events.",
         lifespan=_lifespan,
         openapi_url="/openapi.json",
         docs_url="/docs",
-        redoc_url=None,
+        redoc_url="/redoc",
+        static_url=DOCS_ASSETS_PATH,
     )
     api.state.settings = settings
     problems.install(api)
