@@ -72,7 +72,7 @@ async def streamed_text(client: httpx.AsyncClient, bot: str) -> str:
 async def test_lowest_declared_versions_import_and_serve(tmp_path):
     python = fresh_venv(tmp_path / "venv")
     await asyncio.to_thread(run, uv(), "pip", "install", "-q", "--python", python,
-                            "--resolution", "lowest-direct", ROOT)
+                            "--resolution", "lowest-direct", f"{ROOT}[all]")
     modules = await asyncio.to_thread(run, python, "-c", IMPORT_EVERY_MODULE)
     assert int(modules) > 50
 

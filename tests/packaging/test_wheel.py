@@ -1,18 +1,20 @@
 """The wheel carries the built web app: installed from it, ``rill serve`` serves the UI.
 
 Issue 12: the web app was found only next to a source checkout, so an installed
-wheel answered ``/`` with 404.
+wheel answered ``/`` with 404. The wheel is installed without extras: the core
+alone serves the embedded setup, and a part it lacks is named with its extra.
 """
 
 from __future__ import annotations
 
 import re
+import subprocess
 import zipfile
 
 import httpx
 import pytest
 
-from tests.conftest import start_server
+from tests.conftest import free_port, start_server
 from tests.packaging.conftest import ROOT, fresh_venv, run, uv
 
 
@@ -40,3 +42,11 @@ def test_installed_wheel_serves_the_chat_ui(tmp_path):
         assert "immutable" in asset.headers["cache-control"]
     finally:
         server.stop()
+
+    failed = subprocess.run(
+        [python, "-m", "rill.cli", "serve", "--port", str(free_port()),
+         "--data-dir", tmp_path / "data", "--broker-url", "redis://127.0.0.1:1/0"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert failed.returncode == 3, failed.stderr
+    assert "a Redis broker needs Rill's 'redis' extra: pip install 'rill[redis]'" in failed.stderr

@@ -22,6 +22,7 @@ from typing import Any
 
 from rill import logs
 from rill.config import Settings, load_settings
+from rill.extras import MissingExtra, needs
 
 log = logging.getLogger("rill")
 
@@ -98,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
             _serve_tls(settings, args, overrides)
         else:
             _serve_plain(settings, args, overrides)
-    except StartupFailed as exc:
+    except (StartupFailed, MissingExtra) as exc:
         log.error("start-up failed: %s", exc, extra={"event": "startup_failed"})
         return STARTUP_FAILURE
     finally:
@@ -160,10 +161,11 @@ def _http_protocol() -> Any:
 
 
 def _serve_tls(settings: Settings, args: argparse.Namespace, overrides: dict[str, Any]) -> None:
-    from granian.constants import HTTPModes, Interfaces, Loops, SSLProtocols
-    from granian.http import HTTP2Settings
-    from granian.log import LogLevels
-    from granian.server import Server
+    with needs("http2", "--tls-cert (HTTP/2)"):
+        from granian.constants import HTTPModes, Interfaces, Loops, SSLProtocols
+        from granian.http import HTTP2Settings
+        from granian.log import LogLevels
+        from granian.server import Server
 
     # granian always runs the app in worker processes, even for one: like
     # uvicorn's workers, they get the resolved settings through the environment.

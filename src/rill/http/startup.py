@@ -16,6 +16,7 @@ from starlette.types import Message, Send
 
 from rill.config import Settings
 from rill.errors import BrokerError, StorageError
+from rill.extras import MissingExtra
 
 log = logging.getLogger("rill")
 
@@ -38,13 +39,15 @@ def describe(exc: BaseException, settings: Settings) -> str:
         return f"cannot reach the broker at {redact(settings.broker_url)}: {exc}"
     if isinstance(exc, StorageError):
         return f"cannot reach the database at {redact(settings.database_url or '')}: {exc}"
+    if isinstance(exc, MissingExtra):
+        return str(exc)
     return f"{type(exc).__name__}: {exc}"
 
 
 def log_failure(exc: BaseException, settings: Settings) -> None:
     # Why a traceback only for the unexpected: an unreachable service is an operator's
     # matter, and its traceback says nothing more than the line; a bug needs one.
-    expected = isinstance(exc, BrokerError | StorageError | OSError)
+    expected = isinstance(exc, BrokerError | StorageError | OSError | MissingExtra)
     log.error("start-up failed: %s", describe(exc, settings),
               exc_info=None if expected else exc, extra={"event": "startup_failed"})
 
