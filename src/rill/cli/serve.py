@@ -10,6 +10,7 @@ EventSource holds one. granian was chosen over hypercorn by measurement
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import multiprocessing
 import os
@@ -84,10 +85,16 @@ def run(args: argparse.Namespace) -> int:
     if bool(args.tls_cert) != bool(args.tls_key):
         print("rill: --tls-cert and --tls-key go together", file=sys.stderr)
         return 2
-    from rill.http.app import session_secret
+    from rill.http.app import check_start, session_secret
 
     # Why here: worker processes starting together would race to create the key.
     session_secret(settings)
+    # Why: with workers (uvicorn's, or granian's, which it always uses) the app starts
+    # in child processes, which their manager restarts when they die, forever, and
+    # the parent exits 0 if it gives up; a supervisor would never see the failure.
+    # The parent reaches the store and broker once first, and fails as one process.
+    if (args.workers > 1 or args.tls_cert) and not asyncio.run(check_start(settings)):
+        return STARTUP_FAILURE
     metrics_dir = _prepare_metrics_dir(args.workers)
     scheme = "https" if args.tls_cert else "http"
     protocols = "HTTP/2 + HTTP/1.1 (granian)" if args.tls_cert else "HTTP/1.1 (uvicorn)"

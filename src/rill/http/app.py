@@ -129,6 +129,18 @@ async def _start_services(
     return services
 
 
+async def check_start(settings: Settings) -> bool:
+    """Build the services once and close them: False, with the failure logged as the
+    lifespan logs it, if they cannot start (``rill serve`` runs this before workers)."""
+    try:
+        services = await build_services(settings)
+    except Exception as exc:
+        startup.log_failure(exc, settings)
+        return False
+    await _close_services(services)
+    return True
+
+
 def _build_hub(settings: Settings, broker: Any, verifier: TokenVerifier, secret: str) -> Any:
     try:
         from rill.hub import Hub

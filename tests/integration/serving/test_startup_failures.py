@@ -56,6 +56,15 @@ def test_unreachable_redis_ends_the_process(tmp_path):
     assert "s3cret-pw" not in log
 
 
+def test_unreachable_redis_with_workers_ends_the_process(tmp_path):
+    # Without the parent's check, uvicorn restarted the failing workers (or exited 0).
+    port = free_port()
+    status, log = serve(tmp_path, "--workers", "2", "--broker-url", f"redis://127.0.0.1:{port}/0")
+    assert status == 3, log
+    assert_one_clear_line(log, "broker", f"redis://127.0.0.1:{port}/0")
+    assert "Rill listening" not in log
+
+
 @pytest.mark.postgres
 def test_unreachable_postgres_ends_the_process(tmp_path):
     port = free_port()
