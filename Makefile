@@ -15,16 +15,18 @@ PORT ?= 8000
 # when pyproject.toml changed since `make lock`). `--inexact` keeps pip and uv in the venv.
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
+
+$(BIN)/uv: | $(BIN)/python
 	$(BIN)/pip install -q uv==$(UV_VERSION)
 
-$(STAMP): pyproject.toml uv.lock | $(BIN)/python
+$(STAMP): pyproject.toml uv.lock | $(BIN)/uv
 	$(BIN)/uv sync -q --locked --inexact --all-extras
 	@touch $@
 
 install: $(STAMP)
 
 # After changing dependencies in pyproject.toml: resolve again and commit uv.lock.
-lock: | $(BIN)/python
+lock: | $(BIN)/uv
 	$(BIN)/uv lock
 
 $(WEB_STAMP): web/package.json web/package-lock.json
