@@ -89,19 +89,23 @@ def run(args: argparse.Namespace) -> int:
 
     # Why here: worker processes starting together would race to create the key.
     session_secret(settings)
-    # Why: with workers (uvicorn's, or granian's, which it always uses) the app starts
-    # in child processes, which their manager restarts when they die, forever, and
-    # the parent exits 0 if it gives up; a supervisor would never see the failure.
-    # The parent reaches the store and broker once first, and fails as one process.
-    if (args.workers > 1 or args.tls_cert) and not asyncio.run(check_start(settings)):
-        return STARTUP_FAILURE
     metrics_dir = _prepare_metrics_dir(args.workers)
     scheme = "https" if args.tls_cert else "http"
     protocols = "HTTP/2 + HTTP/1.1 (granian)" if args.tls_cert else "HTTP/1.1 (uvicorn)"
-    print(f"Rill listening on {scheme}://{settings.host}:{settings.port} ({protocols}, "
-          f"{args.workers} worker{'s' if args.workers > 1 else ''}) — {_describe(settings)}",
-          flush=True)
     try:
+        if args.tls_cert:
+            # Why: granian binds in Rust and panics on a busy port, with a backtrace and
+            # no word of the address; trying it here first gives the one clear line.
+            _listen(settings.host, settings.port).close()
+        # Why: with workers (uvicorn's, or granian's, which it always uses) the app starts
+        # in child processes, which their manager restarts when they die, forever, and
+        # the parent exits 0 if it gives up; a supervisor would never see the failure.
+        # The parent reaches the store and broker once first, and fails as one process.
+        if (args.workers > 1 or args.tls_cert) and not asyncio.run(check_start(settings)):
+            return STARTUP_FAILURE
+        print(f"Rill listening on {scheme}://{settings.host}:{settings.port} ({protocols}, "
+              f"{args.workers} worker{'s' if args.workers > 1 else ''}) — "
+              f"{_describe(settings)}", flush=True)
         if args.tls_cert:
             _serve_tls(settings, args, overrides)
         else:

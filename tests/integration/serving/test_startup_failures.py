@@ -86,6 +86,16 @@ def test_port_in_use_ends_the_process_before_anything_starts(tmp_path):
     assert "Application startup" not in log
 
 
+def test_port_in_use_ends_an_https_server_too(tmp_path, tls_files):
+    cert, key = tls_files
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        status, log = serve(tmp_path, "--tls-cert", str(cert), "--tls-key", str(key), port=port)
+    assert status == 3, log
+    assert_one_clear_line(log, f"cannot listen on 127.0.0.1:{port}", "in use")
+    assert "panicked" not in log
+
+
 @pytest.fixture
 def redis_cluster_node(tmp_path: Path) -> Iterator[str]:
     """A redis-server in cluster mode on a free port (skipped without redis-server)."""
