@@ -93,9 +93,10 @@ def run(args: argparse.Namespace) -> int:
     scheme = "https" if args.tls_cert else "http"
     protocols = "HTTP/2 + HTTP/1.1 (granian)" if args.tls_cert else "HTTP/1.1 (uvicorn)"
     try:
-        if args.tls_cert:
-            # Why: granian binds in Rust and panics on a busy port, with a backtrace and
-            # no word of the address; trying it here first gives the one clear line.
+        if args.tls_cert or args.workers > 1:
+            # Why: these servers bind the port themselves, granian with a Rust panic on a
+            # busy one, uvicorn's workers with no word of the address; trying it here
+            # first gives the one clear line, before anything else is opened.
             _listen(settings.host, settings.port).close()
         # Why: with workers (uvicorn's, or granian's, which it always uses) the app starts
         # in child processes, which their manager restarts when they die, forever, and

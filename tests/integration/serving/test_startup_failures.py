@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import REDIS_URL, free_port
 
 #: Generous for a loaded CI machine (imports alone take seconds there); on the bug
 #: the process never exits at all.
@@ -86,14 +86,19 @@ def test_port_in_use_ends_the_process_before_anything_starts(tmp_path):
     assert "Application startup" not in log
 
 
-def test_port_in_use_ends_an_https_server_too(tmp_path, tls_files):
+@pytest.mark.redis
+@pytest.mark.parametrize("server", ["https", "workers"])
+def test_port_in_use_ends_an_https_or_multi_worker_server_too(tmp_path, tls_files, server):
     cert, key = tls_files
+    args = (["--tls-cert", str(cert), "--tls-key", str(key)] if server == "https"
+            else ["--workers", "2", "--broker-url", REDIS_URL])
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
-        status, log = serve(tmp_path, "--tls-cert", str(cert), "--tls-key", str(key), port=port)
+        status, log = serve(tmp_path, *args, port=port)
     assert status == 3, log
     assert_one_clear_line(log, f"cannot listen on 127.0.0.1:{port}", "in use")
     assert "panicked" not in log
+    assert "Rill listening" not in log
 
 
 @pytest.fixture
