@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 
 from starlette.exceptions import HTTPException
@@ -11,7 +12,12 @@ from starlette.types import Scope
 
 
 def default_web_dir() -> Path:
-    # src/rill/http/static.py -> repository root / web / dist (editable installs, `make run`)
+    """The built web app: in the installed package (a wheel carries it as ``rill/web``,
+    see hatch_build.py), else next to the source checkout (editable installs, `make run`)."""
+    packaged = resources.files("rill") / "web"
+    if isinstance(packaged, Path) and packaged.is_dir():
+        return packaged
+    # src/rill/http/static.py -> repository root / web / dist
     return Path(__file__).resolve().parents[3] / "web" / "dist"
 
 
