@@ -1,5 +1,7 @@
 import { ApiError, type ApiClient } from '../api/client';
 import type { ChatRequest, Message } from '../api/types';
+import { browserWake, DEFAULT_BACKOFF, type Backoff, type WakeSource } from './backoff';
+import { chatError } from './errors';
 import { defaultStorage, InFlightRecord, type InFlight, type StorageLike } from './inflight';
 import { initialReply, reduceReply, type ReplyEvent, type ReplyState } from './reducer';
 import { frameScheduler, type Scheduler } from './schedule';
@@ -16,8 +18,10 @@ export interface ChatSessionOptions {
   storage?: StorageLike | null;
   /** Coalesces state updates; default: once per animation frame. */
   schedule?: Scheduler;
-  /** Waits between reconnection attempts after a dropped stream, in ms. */
-  reconnectDelays?: readonly number[];
+  /** Waits between reconnection attempts after a dropped stream. */
+  backoff?: Backoff;
+  /** What cuts a reconnection wait short; default: the browser's online / visible events. */
+  wake?: WakeSource;
   /** After Stop, how long to wait for the server's final events before aborting. */
   stopTimeoutMs?: number;
   pageSize?: number;
@@ -70,6 +74,12 @@ function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** A new conversation's title: the start of its first message, on one line. */
+function titleFrom(message: string): string {
+  const line = message.replace(/\s+/g, ' ').trim();
+  return line.length > 60 ? `${line.slice(0, 59)}…` : line;
+}
+
 /**
  * The chat of one chatbot, independent of any UI framework: a thin orchestrator
  * that runs one reply at a time (send, resume, stop, regenerate) through the
@@ -99,7 +109,7 @@ export class ChatSession {
   constructor(options: ChatSessionOptions) {
     this.chatbotId = options.chatbotId;
     this.api = options.api;
-    this.transport = new ChatTransport(options.api, options.reconnectDelays ?? [250, 1000, 2000, 4000, 8000]);
+    this.transport = new ChatTransport(options.api, options.backoff ?? DEFAULT_BACKOFF, options.wake ?? browserWake);
     this.inFlight = new InFlightRecord(this.chatbotId, options.storage === undefined ? defaultStorage() : options.storage);
     this.stopTimeoutMs = options.stopTimeoutMs ?? 3000;
     this.pageSize = options.pageSize ?? 20;
@@ -155,7 +165,7 @@ export class ChatSession {
     if (!this.initPromise) {
       this.initPromise = this.loadInitial().catch((error: unknown) => {
         this.initPromise = null;
-        this.store.patch({ error: { message: messageOf(error), retry: 'init' }, isLoadingHistory: false });
+        this.store.patch({ error: chatError(error, 'init'), isLoadingHistory: false });
       });
     }
     return this.initPromise;
@@ -239,7 +249,7 @@ export class ChatSession {
     try {
       await this.loadPage(this.generation, false);
     } catch (error) {
-      this.setError({ message: messageOf(error), retry: 'history' });
+      this.setError(chatError(error, 'history'));
     }
   }
 
@@ -262,22 +272,31 @@ export class ChatSession {
       try {
         await this.loadPage(this.generation, true);
       } catch (error) {
-        this.setError({ message: messageOf(error), retry: 'init' });
+        this.setError(chatError(error, 'init'));
       }
     }
     this.store.patch({ isReady: true });
   }
 
-  /** Starts a fresh conversation with this bot. */
+  /**
+   * Shows a blank chat; the conversation is created with its first message
+   * (issue 17: each click used to leave an empty conversation behind).
+   */
   async newChat(): Promise<void> {
     if (this.run) return;
-    try {
-      const conversation = await this.api.createConversation(this.chatbotId);
-      this.store.patch({ conversations: [conversation, ...this.state.conversations.filter((c) => c.id !== conversation.id)] });
-      await this.show(conversation.id);
-    } catch (error) {
-      this.setError({ message: messageOf(error), retry: null });
+    await this.show(null);
+  }
+
+  /** The conversation a new turn goes to: the shown one, or one created now for it. */
+  private async conversationFor(firstMessage: string): Promise<string> {
+    const shown = this.state.conversationId;
+    if (shown) return shown;
+    const conversation = await this.api.createConversation(this.chatbotId, titleFrom(firstMessage));
+    if (this.state.conversationId === null) {
+      this.store.patch({ conversationId: conversation.id, conversations: [conversation, ...this.state.conversations] });
+      for (const m of [...this.store.values()]) if (m.conversationId === null) this.store.update(m.id, { conversationId: conversation.id });
     }
+    return conversation.id;
   }
 
   async selectConversation(id: string): Promise<void> {
@@ -289,7 +308,7 @@ export class ChatSession {
     try {
       await this.api.deleteConversation(id);
     } catch (error) {
-      this.setError({ message: messageOf(error), retry: null });
+      this.setError(chatError(error, null));
       return;
     }
     const conversations = this.state.conversations.filter((c) => c.id !== id);
@@ -299,19 +318,23 @@ export class ChatSession {
 
   // ---- a reply ----
 
-  private turn(extra: Partial<ChatRequest>): ChatRequest {
+  private turn(conversationId: string, extra: Partial<ChatRequest>): ChatRequest {
     return {
       chatbotId: this.chatbotId,
-      ...(this.state.conversationId ? { conversationId: this.state.conversationId } : {}),
+      conversationId,
       ...extra,
       ...(this.language ? { language: this.language() } : {}),
     };
   }
 
-  /** Sends a user message and streams the reply. Returns false when busy or empty. */
+  /**
+   * Sends a user message and streams the reply. Returns false when busy, empty,
+   * or before history has loaded: a turn without a known conversation would land
+   * in one the user cannot see (issue 17).
+   */
   send(text: string): boolean {
     const message = text.trim();
-    if (!message || this.run) return false;
+    if (!message || this.run || !this.state.isReady) return false;
     this.failedText = null;
     const userKey = localId('user');
     const now = this.store.nextLocalTime();
@@ -330,19 +353,20 @@ export class ChatSession {
       now,
     );
     const run = this.startRun(userKey, message, null);
-    void this.drive(run, this.transport.start(this.turn({ message })));
+    void this.drive(run, this.transport.start(async () => this.turn(await this.conversationFor(message), { message })));
     return true;
   }
 
   /** Replaces the last reply of the conversation with a new one. */
   regenerate(): boolean {
-    if (this.run || !this.state.conversationId) return false;
+    const conversationId = this.state.conversationId;
+    if (this.run || !conversationId) return false;
     const last = this.store.sorted().reverse().find((m) => m.role === 'assistant');
     if (!last || last.id.startsWith('local-')) return false;
     const time = this.store.timeOf(last.id);
     this.store.remove(last.id);
     const run = this.startRun(null, null, last, time);
-    void this.drive(run, this.transport.start(this.turn({ regenerate: true })));
+    void this.drive(run, this.transport.start(async () => this.turn(conversationId, { regenerate: true })));
     return true;
   }
 
@@ -361,7 +385,7 @@ export class ChatSession {
   /** The action behind the error's retry button. */
   retry(): void {
     const error = this.state.error;
-    if (!error?.retry || this.run) return;
+    if (!error?.retry || this.run || (error.retryAt !== null && Date.now() < error.retryAt)) return;
     this.setError(null);
     switch (error.retry) {
       case 'send': {
@@ -495,7 +519,7 @@ export class ChatSession {
       // The reply exists on the server: offer to reconnect to it.
       this.pendingResume = { messageId, lastEventId: run.reply.lastEventId };
       this.finishRun(run);
-      this.setError({ message, retry: 'resume' });
+      this.setError(chatError(error, 'resume'));
       return;
     }
     this.store.remove(run.botKey);
@@ -505,7 +529,7 @@ export class ChatSession {
     const retryable =
       !(error instanceof ApiError) || error.status >= 500 || error.status === 429 || error.status === 408;
     this.finishRun(run);
-    this.setError({ message, retry: run.text && retryable ? 'send' : null });
+    this.setError(chatError(error, run.text && retryable ? 'send' : null));
   }
 
   private end(run: Run, how: 'finished' | 'aborted'): void {

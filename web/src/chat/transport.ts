@@ -1,5 +1,6 @@
 import { ApiError, NetworkError, type ApiClient } from '../api/client';
 import type { ChatRequest } from '../api/types';
+import { backoffDelay, waitToReconnect, type Backoff, type WakeSource } from './backoff';
 import { parseStreamEvent } from './events';
 import type { ReplyEvent } from './reducer';
 import { readEventStream } from './sse';
@@ -22,19 +23,11 @@ export type ReplyOutcome = { kind: 'finished' } | { kind: 'aborted' } | { kind: 
 
 export type OpenReply = (signal: AbortSignal) => Promise<Response>;
 
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    if (signal.aborted) return reject(new DOMException('Aborted', 'AbortError'));
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(new DOMException('Aborted', 'AbortError'));
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
+/** How often a stale saved event id may send us back to the reply's first event. */
+const MAX_REPLAYS = 3;
+
+/** A dropped connection, or a server briefly unable to answer: worth reconnecting. */
+const isTransient = (error: unknown) => !(error instanceof ApiError) || error.status >= 500;
 
 const isAbort = (error: unknown) => error instanceof DOMException && error.name === 'AbortError';
 
@@ -46,12 +39,14 @@ const isAbort = (error: unknown) => error instanceof DOMException && error.name 
 export class ChatTransport {
   constructor(
     private readonly api: ApiClient,
-    /** Waits between reconnection attempts after a dropped stream, in ms. */
-    private readonly reconnectDelays: readonly number[],
+    private readonly backoff: Backoff,
+    /** Cuts a reconnection wait short (the browser's `online` / `visibilitychange`). */
+    private readonly wake: WakeSource,
   ) {}
 
-  start(body: ChatRequest): OpenReply {
-    return (signal) => this.api.postChat(body, signal);
+  /** A new turn; the body may first need a request of its own (a new conversation). */
+  start(body: () => Promise<ChatRequest>): OpenReply {
+    return async (signal) => this.api.postChat(await body(), signal);
   }
 
   resume(messageId: string, lastEventId: string | null): OpenReply {
@@ -62,6 +57,7 @@ export class ChatTransport {
   async stream(first: OpenReply, signal: AbortSignal, listener: ReplyListener): Promise<ReplyOutcome> {
     let open = first;
     let attempt = 0;
+    let replays = 0;
     let retryMs = 0;
     for (;;) {
       let finished = false;
@@ -96,17 +92,19 @@ export class ChatTransport {
       } catch (error) {
         if (isAbort(error) || signal.aborted) return { kind: 'aborted' };
         const { messageId, lastEventId } = listener.cursor();
-        if (error instanceof ApiError && error.status === 422 && messageId && lastEventId !== null && attempt < this.reconnectDelays.length) {
+        if (error instanceof ApiError && error.status === 422 && messageId && lastEventId !== null && replays < MAX_REPLAYS) {
           // The server does not know our last event id (a stale saved one): replay the reply from its start.
-          attempt += 1;
+          replays += 1;
           listener.onEvent({ type: 'rill_replay' }, null);
           open = (s) => this.api.resumeChat(messageId, null, s);
           continue;
         }
-        if (error instanceof ApiError || !messageId || attempt >= this.reconnectDelays.length) return { kind: 'failed', error };
+        // Why no attempt limit: the reply keeps being generated on the server, so a long
+        // outage (issue 17: a 25 s drop used to end in "Failed to fetch") is waited out.
+        if (!messageId || !isTransient(error)) return { kind: 'failed', error };
         listener.onReconnecting(true);
         try {
-          await sleep(Math.max(retryMs, this.reconnectDelays[attempt] ?? 0), signal);
+          await waitToReconnect(Math.max(retryMs, backoffDelay(attempt, this.backoff)), signal, this.wake);
         } catch {
           return { kind: 'aborted' };
         }

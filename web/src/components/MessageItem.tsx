@@ -22,7 +22,7 @@ export const MessageItem = memo(function MessageItem({ message, botName, streami
   if (message.role === 'user') {
     return (
       <article className={`msg msg-user${message.status === 'failed' ? ' is-failed' : ''}`} data-id={message.id} data-role="user" aria-label={t('you')}>
-        <div className="bubble" title={title}>
+        <div className="bubble" title={title} translate="no">
           {message.content}
         </div>
         {message.status === 'failed' && (
@@ -55,10 +55,10 @@ export const MessageItem = memo(function MessageItem({ message, botName, streami
         {botName.slice(0, 1).toUpperCase()}
       </div>
       <div className="msg-body">
-        <div className="msg-name" title={title}>
+        <div className="msg-name" title={title} translate="no">
           {botName}
         </div>
-        <div className="msg-content" aria-live={streaming ? 'polite' : undefined} aria-busy={streaming || undefined} aria-atomic="false">
+        <div className="msg-content" translate="no" aria-live={streaming ? 'polite' : undefined} aria-busy={streaming || undefined} aria-atomic="false">
           {streaming && !message.content ? (
             <div className="typing" aria-label={t('generating')}>
               <span />

@@ -22,8 +22,8 @@ function BotButton({ bot, active, onSelect }: { bot: Bot; active: boolean; onSel
         {bot.name.slice(0, 1).toUpperCase()}
       </span>
       <span className="bot-text">
-        <span className="bot-name">{bot.name}</span>
-        <span className="bot-desc">{bot.description}</span>
+        <span className="bot-name" translate="no">{bot.name}</span>
+        <span className="bot-desc" translate="no">{bot.description}</span>
       </span>
       {streaming && <span className="activity-dot" title={t('replying', { bot: bot.name })} aria-label={t('replying', { bot: bot.name })} />}
     </button>
@@ -84,6 +84,7 @@ function Conversations({ botId, onPicked }: { botId: string; onPicked: () => voi
                 <button
                   type="button"
                   className="conv-item"
+                  translate="no"
                   onClick={() => {
                     void chat.selectConversation(c.id);
                     onPicked();

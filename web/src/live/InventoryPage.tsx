@@ -40,7 +40,7 @@ export function InventoryPage() {
             const level = item.stock === 0 ? 'out' : item.stock <= LOW ? 'low' : 'ok';
             return (
               <div key={item.sku} className={`stock-row ${level}`} data-sku={item.sku}>
-                <div className="stock-name">
+                <div className="stock-name" translate="no">
                   <span>{item.name}</span>
                   <span className="muted mono">{item.sku}</span>
                 </div>

@@ -68,7 +68,7 @@ export function NotificationBell({ userId }: { userId: string | null }) {
               {notes.map((n) => (
                 <li key={n.id} className={`note ${n.kind}`}>
                   <span className="note-dot" aria-hidden="true" />
-                  <div>
+                  <div translate="no">
                     <div className="note-title">{n.title}</div>
                     <div className="note-body">{n.body}</div>
                     <div className="note-time">{new Date(n.ts).toLocaleTimeString(lang === 'ko' ? 'ko-KR' : 'en-US')}</div>

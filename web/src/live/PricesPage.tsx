@@ -52,7 +52,7 @@ export function PricesPage() {
             const tick = previous === null ? '' : last.price > previous ? 'tick-up' : last.price < previous ? 'tick-down' : '';
             return (
               <article key={last.symbol} className="ticker card" data-symbol={last.symbol} aria-label={last.symbol}>
-                <div className="ticker-top">
+                <div className="ticker-top" translate="no">
                   <span className="ticker-symbol">{last.symbol}</span>
                   <span className={`ticker-change ${up ? 'up' : 'down'}`}>
                     {up ? '▲' : '▼'} {Math.abs(last.changePct).toFixed(2)}%

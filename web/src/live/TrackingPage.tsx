@@ -67,7 +67,7 @@ export function TrackingPage() {
               <article key={id} className="parcel card" data-parcel={id} aria-label={id}>
                 <div className="parcel-head">
                   <div>
-                    <div className="parcel-id">{id}</div>
+                    <div className="parcel-id" translate="no">{id}</div>
                     <div className={`parcel-status${delivered ? ' done' : ''}`}>{label(last.status)}</div>
                   </div>
                   <div className="parcel-meta">
@@ -91,7 +91,7 @@ export function TrackingPage() {
                         <span className="tl-dot" aria-hidden="true" />
                         <span className="tl-label">{label(step)}</span>
                         {event && (
-                          <span className="tl-detail">
+                          <span className="tl-detail" translate="no">
                             {event.location} · {time(event.ts)}
                           </span>
                         )}
