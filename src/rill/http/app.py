@@ -34,7 +34,16 @@ from rill.http.heartbeat import Heartbeat
 from rill.http.limits import BodyLimit
 from rill.http.metrics import METRICS_PATH, serve_metrics
 from rill.http.ratelimit import Rate, open_limiter
-from rill.http.routes import bots, chat, conversations, health, history, limits, session
+from rill.http.routes import (
+    bots,
+    chat,
+    conversation_rename,
+    conversations,
+    health,
+    history,
+    limits,
+    session,
+)
 from rill.http.services import Services
 from rill.http.static import SinglePageApp, default_web_dir
 from rill.providers.registry import ProviderRegistry
@@ -214,7 +223,7 @@ def create_api(settings: Settings) -> FastAPI:
     problems.install(api)
     openapi.install(api)
     for router in (health.router, session.router, bots.router, chat.router, history.router,
-                   conversations.router, limits.router):
+                   conversations.router, conversation_rename.router, limits.router):
         api.include_router(router)
     web_dir = settings.web_dir or default_web_dir()
     if web_dir.is_dir():

@@ -304,6 +304,18 @@ export class ChatSession {
     await this.show(id);
   }
 
+  /** Renames a conversation; returns false (with the error shown) when the server refused. */
+  async renameConversation(id: string, title: string): Promise<boolean> {
+    try {
+      const renamed = await this.api.renameConversation(id, title);
+      this.store.patch({ conversations: this.state.conversations.map((c) => (c.id === id ? renamed : c)) });
+      return true;
+    } catch (error) {
+      this.setError(chatError(error, null));
+      return false;
+    }
+  }
+
   async deleteConversation(id: string): Promise<void> {
     try {
       await this.api.deleteConversation(id);

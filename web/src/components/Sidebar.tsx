@@ -4,7 +4,7 @@ import { useChatRegistry } from '../hooks/ChatContext';
 import { useStreamingChat } from '../hooks/useStreamingChat';
 import { useI18n } from '../i18n/I18n';
 import type { LiveView } from '../App';
-import { BoxIcon, ChartIcon, PlusIcon, TrashIcon, TruckIcon } from './icons';
+import { BoxIcon, ChartIcon, PencilIcon, PlusIcon, TrashIcon, TruckIcon } from './icons';
 
 function BotButton({ bot, active, onSelect }: { bot: Bot; active: boolean; onSelect: (id: string) => void }) {
   const session = useChatRegistry().get(bot.id);
@@ -38,10 +38,43 @@ function conversationLabel(conversation: Conversation, fallback: string, lang: s
     : `${fallback} · ${date.toLocaleString(lang, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' })}`;
 }
 
+/** Inline title editor: Enter saves, Escape cancels, focus starts in the field. */
+function RenameForm({ initial, onSave, onCancel }: { initial: string; onSave: (title: string) => Promise<void>; onCancel: () => void }) {
+  const { t } = useI18n();
+  const [title, setTitle] = useState(initial);
+  return (
+    <form
+      className="conv-rename"
+      onSubmit={(event) => {
+        event.preventDefault();
+        if (title.trim()) void onSave(title);
+      }}
+    >
+      <input
+        value={title}
+        onChange={(event) => setTitle(event.target.value)}
+        onKeyDown={(event) => {
+          if (event.key === 'Escape') {
+            event.stopPropagation();
+            onCancel();
+          }
+        }}
+        aria-label={t('renameConversation')}
+        maxLength={200}
+        autoFocus
+      />
+      <button type="submit" className="btn btn-small" disabled={!title.trim()}>
+        {t('save')}
+      </button>
+    </form>
+  );
+}
+
 function Conversations({ botId, onPicked }: { botId: string; onPicked: () => void }) {
   const { t, lang } = useI18n();
   const chat = useStreamingChat({ name: botId });
   const [confirming, setConfirming] = useState<string | null>(null);
+  const [renaming, setRenaming] = useState<string | null>(null);
   return (
     <section className="side-section" aria-label={t('conversations')}>
       <div className="side-heading">
@@ -62,7 +95,15 @@ function Conversations({ botId, onPicked }: { botId: string; onPicked: () => voi
       <ul className="conv-list">
         {chat.conversations.map((c) => (
           <li key={c.id} className={c.id === chat.conversationId ? 'active' : undefined}>
-            {confirming === c.id ? (
+            {renaming === c.id ? (
+              <RenameForm
+                initial={c.title}
+                onCancel={() => setRenaming(null)}
+                onSave={async (title) => {
+                  if (await chat.renameConversation(c.id, title)) setRenaming(null);
+                }}
+              />
+            ) : confirming === c.id ? (
               <div className="conv-confirm">
                 <span>{t('confirmDelete')}</span>
                 <button
@@ -94,7 +135,10 @@ function Conversations({ botId, onPicked }: { botId: string; onPicked: () => voi
                 >
                   {conversationLabel(c, t('untitled'), lang)}
                 </button>
-                <button type="button" className="icon-btn small conv-delete" onClick={() => setConfirming(c.id)} aria-label={t('deleteConversation')} title={t('deleteConversation')}>
+                <button type="button" className="icon-btn small conv-action" onClick={() => setRenaming(c.id)} aria-label={t('renameConversation')} title={t('renameConversation')}>
+                  <PencilIcon width={15} height={15} />
+                </button>
+                <button type="button" className="icon-btn small conv-action" onClick={() => setConfirming(c.id)} aria-label={t('deleteConversation')} title={t('deleteConversation')}>
                   <TrashIcon width={15} height={15} />
                 </button>
               </>

@@ -1,0 +1,62 @@
+/** Issue 17 features, in Chromium against a real `rill serve`. */
+import { expect, lastReply, openChat, send, test } from './fixtures';
+import type { Page } from '@playwright/test';
+
+const SCREENS = process.env.RILL_SCREENS_DIR;
+async function screen(page: Page, name: string) {
+  if (SCREENS) await page.screenshot({ path: `${SCREENS}/${name}.png` });
+}
+
+test('rename a conversation: inline, saved on the server, kept after a reload', async ({ page }) => {
+  await openChat(page, 'echo');
+  await page.getByRole('button', { name: 'New chat' }).click();
+  await send(page, 'a conversation to rename');
+  await expect(lastReply(page)).toHaveAttribute('data-status', 'complete');
+  const item = page.locator('.conv-list li.active');
+  await expect(item.locator('.conv-item')).toHaveText('a conversation to rename');
+
+  await item.getByRole('button', { name: 'Rename conversation' }).click();
+  const field = page.getByRole('textbox', { name: 'Rename conversation' });
+  await expect(field).toBeFocused();
+  await field.fill('Trip to Busan');
+  await screen(page, 'rename-desktop');
+  await field.press('Enter');
+  await expect(item.locator('.conv-item')).toHaveText('Trip to Busan');
+
+  await page.reload();
+  await expect(page.locator('.conv-list li.active .conv-item')).toHaveText('Trip to Busan');
+
+  // Escape cancels without saving.
+  await page.locator('.conv-list li.active').getByRole('button', { name: 'Rename conversation' }).click();
+  await page.getByRole('textbox', { name: 'Rename conversation' }).fill('not this');
+  await page.keyboard.press('Escape');
+  await expect(page.locator('.conv-list li.active .conv-item')).toHaveText('Trip to Busan');
+});
+
+test.describe('phone', () => {
+  test.use({ viewport: { width: 375, height: 740 }, isMobile: true, hasTouch: true });
+
+  test('rename by keyboard alone at 375 px, in the drawer', async ({ page }) => {
+    await openChat(page, 'echo');
+    await send(page, 'phone conversation');
+    await expect(lastReply(page)).toHaveAttribute('data-status', 'complete');
+    const menu = page.getByRole('button', { name: 'Menu', exact: true });
+    await menu.focus();
+    await page.keyboard.press('Enter');
+    const rename = page.locator('.conv-list li.active').getByRole('button', { name: 'Rename conversation' });
+    await expect(rename).toBeInViewport();
+    // Tab from the menu into the drawer until the rename button has focus.
+    for (let i = 0; i < 30 && !(await rename.evaluate((el) => el === document.activeElement)); i++) await page.keyboard.press('Tab');
+    await expect(rename).toBeFocused();
+    await page.keyboard.press('Enter');
+    const field = page.getByRole('textbox', { name: 'Rename conversation' });
+    await expect(field).toBeFocused();
+    await page.keyboard.press('ControlOrMeta+a');
+    await page.keyboard.type('폰에서 바꾼 이름');
+    await page.keyboard.press('Enter');
+    await expect(page.locator('.conv-list li.active .conv-item')).toHaveText('폰에서 바꾼 이름');
+    const box = (await page.locator('.conv-list li.active').boundingBox())!;
+    expect(box.x + box.width).toBeLessThanOrEqual(375);
+    await screen(page, 'rename-phone');
+  });
+});
