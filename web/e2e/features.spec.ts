@@ -60,3 +60,29 @@ test.describe('phone', () => {
     await screen(page, 'rename-phone');
   });
 });
+
+test('browse other conversations while a reply streams: it goes on in the background and its conversation shows it', async ({ page }) => {
+  await openChat(page, 'slow');
+  await page.getByRole('button', { name: 'New chat' }).click();
+  await send(page, 'a short earlier question');
+  await expect(lastReply(page)).toHaveAttribute('data-status', 'complete');
+
+  await page.getByRole('button', { name: 'New chat' }).click();
+  await send(page, '/lorem 200');
+  await expect.poll(async () => (await lastReply(page).innerText()).split(/\s+/).length).toBeGreaterThan(5);
+
+  const list = page.locator('.conv-list li');
+  await list.filter({ hasText: 'a short earlier question' }).locator('.conv-item').click();
+  await expect(lastReply(page).locator('.markdown')).toHaveText('a short earlier question');
+  const streamingItem = list.filter({ hasText: '/lorem 200' });
+  await expect(streamingItem.getByRole('img', { name: 'Generating a reply' })).toBeVisible();
+  await expect(page.locator('button[data-bot="slow"] .activity-dot')).toBeVisible();
+  await screen(page, 'browse-while-streaming');
+
+  await streamingItem.locator('.conv-item').click();
+  await expect(lastReply(page)).toHaveAttribute('data-status', 'streaming');
+  await expect(lastReply(page)).toHaveAttribute('data-status', 'complete', { timeout: 30_000 });
+  const words = (await lastReply(page).locator('.markdown').innerText()).trim().split(/\s+/);
+  expect(words).toHaveLength(200);
+  await expect(streamingItem.getByRole('img', { name: 'Generating a reply' })).toHaveCount(0);
+});

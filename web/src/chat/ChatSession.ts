@@ -121,6 +121,7 @@ export class ChatSession {
         isReconnecting: false,
         isStopping: false,
         streamingMessageId: null,
+        streamingConversationId: null,
         hasMoreHistory: false,
         isLoadingHistory: false,
         isReady: false,
@@ -215,8 +216,18 @@ export class ChatSession {
   }
 
   private merge(messages: readonly Message[]): void {
+    const run = this.run;
     for (const message of messages) {
-      if (this.run && (message.id === this.run.botKey || message.id === this.run.userKey)) continue;
+      if (run && message.id === run.botKey) {
+        // Back in the conversation of a reply streaming in the background: the run's
+        // text is fresher than the page's.
+        if (!this.store.get(message.id)) this.store.put({ ...fromServer(message), content: run.reply.content, status: 'streaming' });
+        continue;
+      }
+      if (run && message.id === run.userKey) {
+        if (!this.store.get(message.id)) this.store.put(fromServer(message));
+        continue;
+      }
       if (this.pendingResume?.messageId === message.id) continue;
       this.store.put(fromServer(message));
     }
@@ -280,10 +291,10 @@ export class ChatSession {
 
   /**
    * Shows a blank chat; the conversation is created with its first message
-   * (issue 17: each click used to leave an empty conversation behind).
+   * (issue 17: each click used to leave an empty conversation behind). A reply
+   * streaming elsewhere continues in the background.
    */
   async newChat(): Promise<void> {
-    if (this.run) return;
     await this.show(null);
   }
 
@@ -299,8 +310,9 @@ export class ChatSession {
     return conversation.id;
   }
 
+  /** Shows another conversation; a reply streaming elsewhere continues in the background. */
   async selectConversation(id: string): Promise<void> {
-    if (this.run || id === this.state.conversationId) return;
+    if (id === this.state.conversationId) return;
     await this.show(id);
   }
 
@@ -454,7 +466,7 @@ export class ChatSession {
       t,
     );
     const run = this.newRun(botKey, userKey, initialReply({ conversationId }), text, replaced);
-    this.store.patch({ isStreaming: true, isStopping: false, isReconnecting: false, streamingMessageId: botKey, error: null });
+    this.store.patch({ isStreaming: true, isStopping: false, isReconnecting: false, streamingMessageId: botKey, streamingConversationId: conversationId, error: null });
     return run;
   }
 
@@ -471,7 +483,7 @@ export class ChatSession {
     });
     const run = this.newRun(messageId, null, reply, null, null);
     this.store.update(messageId, { status: 'streaming', error: null, content: reply.content });
-    this.store.patch({ isStreaming: true, isStopping: false, isReconnecting: true, streamingMessageId: messageId, error: null });
+    this.store.patch({ isStreaming: true, isStopping: false, isReconnecting: true, streamingMessageId: messageId, streamingConversationId: reply.conversationId, error: null });
     void this.drive(run, this.transport.resume(messageId, lastEventId));
   }
 
@@ -516,10 +528,11 @@ export class ChatSession {
   }
 
   private started(run: Run, replyConversation: string | null): void {
+    const shown = this.store.get(run.botKey) !== undefined;
     const conversationId = replyConversation ?? this.state.conversationId;
     for (const key of [run.botKey, run.userKey]) if (key) this.store.update(key, { conversationId });
     const isNewConversation = conversationId !== this.state.conversationId;
-    this.store.patch({ conversationId });
+    this.store.patch(shown ? { conversationId, streamingConversationId: conversationId } : { streamingConversationId: conversationId });
     if (isNewConversation || !this.state.conversations.some((c) => c.id === conversationId)) void this.refreshConversations();
     this.persist();
   }
@@ -561,7 +574,7 @@ export class ChatSession {
     if (this.run !== run) return;
     this.run = null;
     this.inFlight.clear();
-    this.store.patch({ isStreaming: false, isStopping: false, isReconnecting: false, streamingMessageId: null });
+    this.store.patch({ isStreaming: false, isStopping: false, isReconnecting: false, streamingMessageId: null, streamingConversationId: null });
   }
 
   /** Ends the session's network activity (tests, hot reload). The server keeps generating. */

@@ -40,6 +40,8 @@ export interface ChatState {
   isReconnecting: boolean;
   isStopping: boolean;
   streamingMessageId: string | null;
+  /** The conversation the reply is being generated in (the user may be reading another). */
+  streamingConversationId: string | null;
   hasMoreHistory: boolean;
   isLoadingHistory: boolean;
   /** The first page of history (or its absence) is known. */

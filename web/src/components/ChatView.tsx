@@ -9,7 +9,10 @@ import { MessageList } from './MessageList';
 export function ChatView({ bot, limits }: { bot: Bot; limits: Limits }) {
   const { t } = useI18n();
   const chat = useStreamingChat({ name: bot.id });
-  const { isStreaming, stop } = chat;
+  const { stop } = chat;
+  // A reply of this bot may be streaming in another conversation than the one shown.
+  const isStreaming = chat.isStreaming && chat.streamingConversationId === chat.conversationId;
+  const busyElsewhere = chat.isStreaming && !isStreaming;
 
   useEffect(() => {
     if (!isStreaming) return;
@@ -40,7 +43,7 @@ export function ChatView({ bot, limits }: { bot: Bot; limits: Limits }) {
           botName={bot.name}
           streaming={isStreaming}
           stopping={chat.isStopping}
-          disabled={!chat.isReady}
+          disabled={!chat.isReady || busyElsewhere}
           limits={limits}
           onSend={chat.send}
           onStop={stop}

@@ -86,7 +86,6 @@ function Conversations({ botId, onPicked }: { botId: string; onPicked: () => voi
             void chat.newChat();
             onPicked();
           }}
-          disabled={chat.isStreaming}
         >
           <PlusIcon width={16} height={16} /> {t('newChat')}
         </button>
@@ -130,11 +129,13 @@ function Conversations({ botId, onPicked }: { botId: string; onPicked: () => voi
                     void chat.selectConversation(c.id);
                     onPicked();
                   }}
-                  disabled={chat.isStreaming && c.id !== chat.conversationId}
                   aria-current={c.id === chat.conversationId ? 'true' : undefined}
                 >
                   {conversationLabel(c, t('untitled'), lang)}
                 </button>
+                {chat.isStreaming && c.id === chat.streamingConversationId && (
+                  <span className="activity-dot conv-generating" role="img" aria-label={t('generatingInConversation')} title={t('generatingInConversation')} />
+                )}
                 <button type="button" className="icon-btn small conv-action" onClick={() => setRenaming(c.id)} aria-label={t('renameConversation')} title={t('renameConversation')}>
                   <PencilIcon width={15} height={15} />
                 </button>

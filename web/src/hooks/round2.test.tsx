@@ -167,4 +167,38 @@ describe('issue 17 regressions', () => {
     await waitFor(() => expect(result.current.error).not.toBeNull());
     expect(result.current.error).toMatchObject({ kind: 'tooLarge', retry: null });
   });
+
+  it('feature: browse another conversation while a reply streams; it continues in the background', async () => {
+    server.conversations.push(conversation_('conv_2', 'echo'));
+    server.history = [message_(0, { id: 'm2_u', conversationId: 'conv_2', content: 'older question' })];
+    const { result } = setup();
+    await waitFor(() => expect(result.current.isReady).toBe(true));
+    act(() => void result.current.send('long one'));
+    await waitFor(() => expect(server.streams).toHaveLength(1));
+    server.lastStream.push(events.start('msg_bg') + events.delta('3-4', 'part'));
+    await waitFor(() => expect(result.current.messages.at(-1)?.content).toBe('part'));
+
+    await act(() => result.current.selectConversation('conv_2'));
+    await waitFor(() => expect(result.current.messages.map((m) => m.content)).toEqual(['older question']));
+    expect(result.current.conversationId).toBe('conv_2');
+    expect(result.current).toMatchObject({ isStreaming: true, streamingConversationId: 'conv_1' });
+    server.lastStream.push(events.delta('4-9', ' more'));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(result.current.messages.map((m) => m.content)).toEqual(['older question']);
+
+    // Back in its conversation, the reply shows what arrived meanwhile and goes on.
+    server.history.push(
+      message_(1, { id: 'msg_bg_user', role: 'user', content: 'long one' }),
+      message_(2, { id: 'msg_bg', role: 'assistant', content: 'pa', status: 'streaming', stopReason: null }),
+    );
+    await act(() => result.current.selectConversation('conv_1'));
+    await waitFor(() => expect(result.current.messages.at(-1)).toMatchObject({ id: 'msg_bg', content: 'part more', status: 'streaming' }));
+    server.lastStream.push(events.delta('5-14', ' done') + events.end(6, 14));
+    server.lastStream.close();
+    await waitFor(() => expect(result.current.isStreaming).toBe(false));
+    expect(result.current.messages.map((m) => [m.id, m.content])).toEqual([
+      ['msg_bg_user', 'long one'],
+      ['msg_bg', 'part more done'],
+    ]);
+  });
 });
