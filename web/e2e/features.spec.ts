@@ -86,3 +86,32 @@ test('browse other conversations while a reply streams: it goes on in the backgr
   expect(words).toHaveLength(200);
   await expect(streamingItem.getByRole('img', { name: 'Generating a reply' })).toHaveCount(0);
 });
+
+test('bot avatars tell bots apart by colour; the user bubble is light and readable', async ({ page }) => {
+  await openChat(page, 'echo');
+  await send(page, 'A longer message to see the bubble: '.repeat(6));
+  await expect(lastReply(page)).toHaveAttribute('data-status', 'complete');
+  const hues = await page.locator('.bot-list [data-hue]').evaluateAll((els) => els.map((el) => Number(el.getAttribute('data-hue'))));
+  expect(hues).toHaveLength(4);
+  // Far apart on the colour wheel, each pair.
+  for (const a of hues) for (const b of hues) if (a !== b) expect(Math.min(Math.abs(a - b), 360 - Math.abs(a - b))).toBeGreaterThan(40);
+  // The reply's avatar is its bot's.
+  const echoHue = await page.locator('button[data-bot="echo"] [data-hue]').getAttribute('data-hue');
+  await expect(lastReply(page).locator('[data-hue]')).toHaveAttribute('data-hue', echoHue!);
+
+  const [bg, fg] = await page
+    .locator('article[data-role="user"] .bubble')
+    .last()
+    .evaluate((el) => [getComputedStyle(el).backgroundColor, getComputedStyle(el).color]);
+  const luminance = (rgb: string) => {
+    const [r, g, b] = rgb.match(/\d+/g)!.slice(0, 3).map((v) => {
+      const c = Number(v) / 255;
+      return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+    });
+    return 0.2126 * r! + 0.7152 * g! + 0.0722 * b!;
+  };
+  expect(luminance(bg!)).toBeGreaterThan(0.8);
+  const contrast = (luminance(bg!) + 0.05) / (luminance(fg!) + 0.05);
+  expect(contrast).toBeGreaterThan(7);
+  await screen(page, 'avatars-light-bubble');
+});

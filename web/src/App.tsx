@@ -4,6 +4,7 @@ import type { Bot, Limits } from './api/types';
 import { ChatView } from './components/ChatView';
 import { CloseIcon, MenuIcon } from './components/icons';
 import { LangSwitch, ThemeToggle } from './components/Settings';
+import { setBotOrder } from './components/BotAvatar';
 import { Sidebar } from './components/Sidebar';
 import { useI18n } from './i18n/I18n';
 import { InventoryPage } from './live/InventoryPage';
@@ -39,6 +40,7 @@ export function App({ api }: { api: ApiClient }) {
     try {
       const session = await api.createSession();
       const [bots, limits] = await Promise.all([api.listBots(), api.limits().catch(() => null)]);
+      setBotOrder(bots.map((b) => b.id));
       setBoot({ state: 'ready', bots, userId: session.userId, limits: limits ?? DEFAULT_LIMITS });
     } catch (error) {
       setBoot({ state: 'failed', message: error instanceof Error ? error.message : String(error) });

@@ -4,6 +4,7 @@ import { useI18n } from '../i18n/I18n';
 import { copyText } from './clipboard';
 import { AlertIcon, CheckIcon, CopyIcon, RefreshIcon } from './icons';
 import { Markdown } from './Markdown';
+import { BotAvatar } from './BotAvatar';
 
 interface Props {
   message: ChatMessage;
@@ -51,9 +52,7 @@ export const MessageItem = memo(function MessageItem({ message, botName, streami
       data-status={message.status}
       aria-label={botName}
     >
-      <div className="avatar" aria-hidden="true">
-        {botName.slice(0, 1).toUpperCase()}
-      </div>
+      <BotAvatar botId={message.chatbotId} name={botName} />
       <div className="msg-body">
         <div className="msg-name" title={title} translate="no">
           {botName}

@@ -4,6 +4,7 @@ import { useChatRegistry } from '../hooks/ChatContext';
 import { useStreamingChat } from '../hooks/useStreamingChat';
 import { useI18n } from '../i18n/I18n';
 import type { LiveView } from '../App';
+import { BotAvatar } from './BotAvatar';
 import { BoxIcon, ChartIcon, PencilIcon, PlusIcon, TrashIcon, TruckIcon } from './icons';
 
 function BotButton({ bot, active, onSelect }: { bot: Bot; active: boolean; onSelect: (id: string) => void }) {
@@ -18,9 +19,7 @@ function BotButton({ bot, active, onSelect }: { bot: Bot; active: boolean; onSel
       aria-current={active ? 'page' : undefined}
       data-bot={bot.id}
     >
-      <span className="avatar small" aria-hidden="true">
-        {bot.name.slice(0, 1).toUpperCase()}
-      </span>
+      <BotAvatar botId={bot.id} name={bot.name} small />
       <span className="bot-text">
         <span className="bot-name" translate="no">{bot.name}</span>
         <span className="bot-desc" translate="no">{bot.description}</span>
