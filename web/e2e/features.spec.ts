@@ -115,3 +115,31 @@ test('bot avatars tell bots apart by colour; the user bubble is light and readab
   expect(contrast).toBeGreaterThan(7);
   await screen(page, 'avatars-light-bubble');
 });
+
+test('export a conversation as Markdown and JSON: every message, in order', async ({ page }) => {
+  await openChat(page, 'echo');
+  await page.getByRole('button', { name: 'New chat' }).click();
+  await send(page, 'first question');
+  await expect(lastReply(page)).toHaveAttribute('data-status', 'complete');
+  await send(page, 'second **question**');
+  await expect(lastReply(page)).toHaveAttribute('data-status', 'complete');
+  await screen(page, 'export');
+
+  const [md] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export Markdown' }).click()]);
+  expect(md.suggestedFilename()).toBe('first-question.md');
+  const markdown = await (await md.createReadStream()).toArray().then((chunks) => Buffer.concat(chunks).toString('utf8'));
+  expect(markdown).toBe('# first question\n\n## You\n\nfirst question\n\n## Echo\n\nfirst question\n\n## You\n\nsecond **question**\n\n## Echo\n\nsecond **question**\n');
+
+  const [json] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export JSON' }).click()]);
+  const data = JSON.parse(await (await json.createReadStream()).toArray().then((chunks) => Buffer.concat(chunks).toString('utf8'))) as {
+    conversation: { title: string };
+    messages: { role: string; content: string; status: string }[];
+  };
+  expect(data.conversation.title).toBe('first question');
+  expect(data.messages.map((m) => [m.role, m.content, m.status])).toEqual([
+    ['user', 'first question', 'complete'],
+    ['assistant', 'first question', 'complete'],
+    ['user', 'second **question**', 'complete'],
+    ['assistant', 'second **question**', 'complete'],
+  ]);
+});

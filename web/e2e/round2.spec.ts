@@ -45,7 +45,7 @@ async function englishLeft(page: Page): Promise<string[]> {
   const bots = (await (await page.request.get('/api/bots')).json()) as { name: string }[];
   const names = bots.flatMap((b) => b.name.split(/\s+/));
   return page.evaluate((names) => {
-    const allowed = new Set(['SSE', 'Rill', 'Enter', 'Shift', 'Esc', 'KB', 'EN', 'ETA', 'rill', 'demo', ...names]);
+    const allowed = new Set(['SSE', 'JSON', 'Rill', 'Enter', 'Shift', 'Esc', 'KB', 'EN', 'ETA', 'rill', 'demo', ...names]);
     const found = new Set<string>();
     const visible = (el: Element) => {
       const box = el.getBoundingClientRect();

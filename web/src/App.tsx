@@ -131,7 +131,7 @@ export function App({ api }: { api: ApiClient }) {
             <Live />
           </div>
         ) : (
-          bot && <ChatView key={bot.id} bot={bot} limits={boot.limits} />
+          bot && <ChatView key={bot.id} bot={bot} limits={boot.limits} api={api} />
         )}
       </main>
     </div>

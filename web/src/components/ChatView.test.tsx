@@ -18,7 +18,7 @@ function renderChat(lang: Lang = 'en') {
   return render(
     <I18nProvider lang={lang}>
       <ChatProvider registry={registry}>
-        <ChatView bot={echo} limits={{ maxBodyBytes: 64 * 1024, maxMessageChars: 32_000 }} />
+        <ChatView bot={echo} limits={{ maxBodyBytes: 64 * 1024, maxMessageChars: 32_000 }} api={new ApiClient({ fetch: server.fetch })} />
       </ChatProvider>
     </I18nProvider>,
   );

@@ -3,10 +3,12 @@ import type { Bot, Limits } from '../api/types';
 import { useStreamingChat } from '../hooks/useStreamingChat';
 import { useI18n } from '../i18n/I18n';
 import { Composer } from './Composer';
+import type { ApiClient } from '../api/client';
 import { ErrorBanner } from './ErrorBanner';
+import { ExportButtons } from './ExportButtons';
 import { MessageList } from './MessageList';
 
-export function ChatView({ bot, limits }: { bot: Bot; limits: Limits }) {
+export function ChatView({ bot, limits, api }: { bot: Bot; limits: Limits; api: ApiClient }) {
   const { t } = useI18n();
   const chat = useStreamingChat({ name: bot.id });
   const { stop } = chat;
@@ -25,8 +27,10 @@ export function ChatView({ bot, limits }: { bot: Bot; limits: Limits }) {
 
   const status = chat.isReconnecting ? t('reconnectingCalm') : chat.isStopping ? t('stopping') : t('generating');
 
+  const shown = chat.conversations.find((c) => c.id === chat.conversationId);
   return (
     <div className="chat">
+      {shown && chat.messages.length > 0 && <ExportButtons api={api} bot={bot} conversation={shown} />}
       <MessageList chat={chat} bot={bot} onSuggestion={chat.send} />
       <div className="chat-bottom">
         {chat.error && <ErrorBanner error={chat.error} onRetry={chat.retry} onDismiss={chat.dismissError} />}

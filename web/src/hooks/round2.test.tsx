@@ -123,7 +123,7 @@ describe('issue 17 regressions', () => {
     await waitFor(() => expect(result.current.isReady).toBe(true));
     for (let i = 0; i < 3; i++) await act(() => result.current.newChat());
     expect(server.requests.filter((r) => r.path === '/api/conversations' && r.method === 'POST')).toHaveLength(0);
-    expect(result.current.conversationId).toBeNull();
+    await waitFor(() => expect(result.current.conversationId).toBeNull());
     expect(result.current.messages).toHaveLength(0);
 
     act(() => void result.current.send('Plan a trip to Busan'));

@@ -84,6 +84,9 @@ const en = {
   save: 'Save',
   generatingInConversation: 'Generating a reply',
   pickDisabledNote: 'Not loaded yet',
+  export: 'Export conversation',
+  exportMarkdown: 'Export Markdown',
+  exportJson: 'Export JSON',
 };
 
 export type StringKey = keyof typeof en;
@@ -172,6 +175,9 @@ const ko: Record<StringKey, string> = {
   save: '저장',
   generatingInConversation: '답변 생성 중',
   pickDisabledNote: '아직 불러오지 않음',
+  export: '대화 내보내기',
+  exportMarkdown: '마크다운으로 내보내기',
+  exportJson: 'JSON으로 내보내기',
 };
 
 export const STRINGS: Record<Lang, Record<StringKey, string>> = { en, ko };
