@@ -77,6 +77,23 @@ async def test_conversation_titles_are_bounded(store: Store) -> None:
     assert (await store.get_conversation("alice", conv.id)).title == conv.title
 
 
+async def test_rename_conversation(store: Store) -> None:
+    first = await store.create_conversation("alice", "echo", "Old")
+    second = await store.create_conversation("alice", "echo", "Newer")
+    renamed = await store.rename_conversation("alice", first.id, "Trip to Busan " + "x" * 200)
+    assert renamed.title == ("Trip to Busan " + "x" * 200)[:80]
+    assert (renamed.id, renamed.updated_at) == (first.id, first.updated_at)
+    assert await store.get_conversation("alice", first.id) == renamed
+    # Renaming does not move it up the list.
+    assert [c.id for c in await store.list_conversations("alice")] == [second.id, first.id]
+    await store.ensure_user("mallory")
+    with pytest.raises(NotFound):
+        await store.rename_conversation("mallory", first.id, "mine now")
+    with pytest.raises(NotFound):
+        await store.rename_conversation("alice", "conv_missing", "x")
+    assert (await store.get_conversation("alice", first.id)).title == renamed.title
+
+
 async def test_another_users_conversation_is_not_found(store: Store) -> None:
     conv = await store.create_conversation("alice", "echo")
     await store.ensure_user("mallory")

@@ -43,9 +43,11 @@ from rill.http.routes import (
     anthropic_api,
     bots,
     chat,
+    conversation_rename,
     conversations,
     health,
     history,
+    limits,
     openai_api,
     session,
 )
@@ -303,8 +305,8 @@ def create_api(settings: Settings) -> FastAPI:
     problems.install(api)
     openapi.install(api)
     for router in (health.router, session.router, bots.router, chat.router, history.router,
-                   conversations.router, anthropic_api.router, openai_api.router,
-                   ai_sdk.router):
+                   conversations.router, conversation_rename.router, limits.router,
+                   anthropic_api.router, openai_api.router, ai_sdk.router):
         api.include_router(router)
     web_dir = settings.web_dir or default_web_dir()
     if web_dir.is_dir():

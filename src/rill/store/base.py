@@ -63,6 +63,13 @@ class Store(ABC):
         only those after it in that order (cursor pagination)."""
 
     @abstractmethod
+    async def rename_conversation(
+        self, user_id: str, conversation_id: str, title: str
+    ) -> Conversation:
+        """Set its title (cut to the title length); its place in the list does not change.
+        ``NotFound`` if absent or another user's."""
+
+    @abstractmethod
     async def delete_conversation(self, user_id: str, conversation_id: str) -> None:
         """Delete it with its messages. ``NotFound`` if absent or another user's;
         ``Conflict`` while a reply in it is still streaming."""

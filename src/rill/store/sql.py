@@ -198,6 +198,20 @@ class SQLStore(Store):
         )
         return [_conversation(r) for r in rows]
 
+    async def rename_conversation(
+        self, user_id: str, conversation_id: str, title: str
+    ) -> Conversation:
+        row = await self._db().fetch_one(
+            f"UPDATE conversations SET title = $1 WHERE id = $2 AND user_id = $3 "
+            f"RETURNING {CONVERSATION_COLUMNS}",
+            title[:TITLE_LENGTH],
+            conversation_id,
+            user_id,
+        )
+        if row is None:
+            raise NotFound("no such conversation", conversation_id=conversation_id)
+        return _conversation(row)
+
     async def delete_conversation(self, user_id: str, conversation_id: str) -> None:
         async with self._transaction() as tx:
             row = await tx.fetch_one(

@@ -16,6 +16,7 @@ export type HistoryPage = Schemas['HistoryOut'];
 export type Conversation = Schemas['ConversationOut'];
 export type ChatRequest = Schemas['ChatRequest'];
 export type CancelResponse = Schemas['CancelOut'];
+export type Limits = Schemas['LimitsOut'];
 export type StopReason = 'end_turn' | 'max_tokens' | 'cancelled' | 'error' | 'interrupted';
 
 /** RFC 9457 problem details. */
