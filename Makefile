@@ -4,21 +4,30 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+UV_VERSION := 0.13.9
 WEB_STAMP := web/node_modules/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install install-dev web run test test-py test-web lint typecheck bench soak clean api-client check-api-client
+.PHONY: install lock web run test test-py test-web lint typecheck bench soak clean api-client check-api-client
 
+# uv installs exactly what uv.lock pins (`--locked`: it fails, rather than rewrite the lock,
+# when pyproject.toml changed since `make lock`). `--inexact` keeps pip and uv in the venv.
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install -q -U pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[dev]'
+$(BIN)/uv: | $(BIN)/python
+	$(BIN)/pip install -q uv==$(UV_VERSION)
+
+$(STAMP): pyproject.toml uv.lock | $(BIN)/uv
+	$(BIN)/uv sync -q --locked --inexact --all-extras
 	@touch $@
 
 install: $(STAMP)
+
+# After changing dependencies in pyproject.toml: resolve again and commit uv.lock.
+lock: | $(BIN)/uv
+	$(BIN)/uv lock
 
 $(WEB_STAMP): web/package.json web/package-lock.json
 	cd web && npm ci --no-audit --no-fund

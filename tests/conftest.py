@@ -66,10 +66,13 @@ def start_server(
     config: str | None = None,
     port: int | None = None,
     args: list[str] | None = None,
+    python: str = sys.executable,
+    ready_within: float = 30,
 ) -> RunningServer:
+    """Start ``rill serve`` and wait until it answers; ``python`` picks the venv it runs in."""
     port = port or free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "rill.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+    cmd = [python, "-m", "rill.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
            "--data-dir", str(data_dir)]
     if config is not None:
         cfg = data_dir / "rill.toml"
@@ -85,7 +88,7 @@ def start_server(
     with log_path.open("wb") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=full_env)
     server = RunningServer(f"http://127.0.0.1:{port}", port, data_dir, proc, log_path, env or {})
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + ready_within
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"rill serve exited with {proc.returncode}:\n{server.logs()}")

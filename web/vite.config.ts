@@ -20,5 +20,7 @@ export default defineConfig({
     include: ['src/**/*.test.{ts,tsx}'],
     pool: 'threads',
     maxWorkers: 2,
+    // Why: user-event types key by key; on a shared 2-core CI box a typing test can pass 5 s.
+    testTimeout: 20_000,
   },
 });

@@ -77,6 +77,23 @@ async def test_conversation_titles_are_bounded(store: Store) -> None:
     assert (await store.get_conversation("alice", conv.id)).title == conv.title
 
 
+async def test_rename_conversation(store: Store) -> None:
+    first = await store.create_conversation("alice", "echo", "Old")
+    second = await store.create_conversation("alice", "echo", "Newer")
+    renamed = await store.rename_conversation("alice", first.id, "Trip to Busan " + "x" * 200)
+    assert renamed.title == ("Trip to Busan " + "x" * 200)[:80]
+    assert (renamed.id, renamed.updated_at) == (first.id, first.updated_at)
+    assert await store.get_conversation("alice", first.id) == renamed
+    # Renaming does not move it up the list.
+    assert [c.id for c in await store.list_conversations("alice")] == [second.id, first.id]
+    await store.ensure_user("mallory")
+    with pytest.raises(NotFound):
+        await store.rename_conversation("mallory", first.id, "mine now")
+    with pytest.raises(NotFound):
+        await store.rename_conversation("alice", "conv_missing", "x")
+    assert (await store.get_conversation("alice", first.id)).title == renamed.title
+
+
 async def test_another_users_conversation_is_not_found(store: Store) -> None:
     conv = await store.create_conversation("alice", "echo")
     await store.ensure_user("mallory")
@@ -109,6 +126,22 @@ async def test_list_conversations_most_recent_first(store: Store) -> None:
     await asyncio.sleep(0.005)
     await turn(store, a)  # touching a conversation moves it to the front
     assert [c.id for c in await store.list_conversations("alice", "echo")] == [a.id, b.id]
+
+
+async def test_list_conversations_after_a_cursor(store: Store) -> None:
+    made = [await store.create_conversation("alice", "echo") for _ in range(5)]
+    await store.create_conversation("bob", "echo")
+    first = await store.list_conversations("alice", "echo", limit=2)
+    seen = [c.id for c in first]
+    while True:
+        last = (first[-1].updated_at, first[-1].id)
+        first = await store.list_conversations("alice", "echo", limit=2, before=last)
+        if not first:
+            break
+        seen += [c.id for c in first]
+    # Same-millisecond conversations are ordered by id, so no page repeats or skips one.
+    assert seen == [c.id for c in await store.list_conversations("alice", "echo")]
+    assert sorted(seen) == sorted(c.id for c in made)
 
 
 async def test_latest_conversation(store: Store) -> None:

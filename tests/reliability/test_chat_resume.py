@@ -56,8 +56,8 @@ def _cut_point(raw: bytes, event_index: int, fraction: float) -> int | None:
 def _send_and_cut(client: httpx.Client, bot: str, message: str, rng: random.Random
                   ) -> tuple[str, list[ServerSentEvent], bool]:
     """Send a turn and drop the connection inside a random event; (message id, events, cut)."""
-    # Block 0 is the ``retry:`` preamble; the reply has about one event per word plus five.
-    target = rng.randint(0, len(message.split()) + 5)
+    # The reply has about one event per word plus five (``retry:`` rides with the first).
+    target = rng.randint(0, len(message.split()) + 4)
     fraction = rng.random()
     raw = b""
     with client.stream("POST", "/api/chat", json={"chatbotId": bot, "message": message}) as r:

@@ -148,7 +148,7 @@ def _check_after_restart(server: RunningServer, tokens: list[str], readers: list
             assert r.status_code == 200
             rest = SSEDecoder().feed(r.content)
             assert [e.event for e in rest][-2:] == ["message_delta", "message_stop"]
-            assert rest[-2].json()["delta"]["stop_reason"] == "interrupted"
+            assert rest[-2].json()["delta"]["rill_stop_reason"] == "interrupted"
             tail = "".join(e.json()["delta"]["text"] for e in rest
                            if e.event == "content_block_delta")
             assert (reader.text + tail).startswith(stored) or stored.startswith(reader.text)

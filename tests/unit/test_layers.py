@@ -102,8 +102,17 @@ def test_lower_layers_do_not_import_http_or_cli() -> None:
     upward = {
         (module, target)
         for module, targets in import_graph().items()
-        if module.split(".")[1:2] and module.split(".")[1] in LOWER
+        if _within(module, tuple(f"rill.{p}" for p in LOWER))
         for target in targets
-        if target.startswith(UPPER)
+        if _within(target, UPPER)
     }
     assert upward == set()
+
+
+def _within(module: str, packages: tuple[str, ...]) -> bool:
+    return any(module == p or module.startswith(p + ".") for p in packages)
+
+
+def test_within_respects_package_boundaries() -> None:
+    assert _within("rill.cli.serve", UPPER) and _within("rill.http", UPPER)
+    assert not _within("rill.client.errors", UPPER)

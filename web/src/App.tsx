@@ -1,9 +1,10 @@
 import { useCallback, useEffect, useState } from 'react';
 import type { ApiClient } from './api/client';
-import type { Bot } from './api/types';
+import type { Bot, Limits } from './api/types';
 import { ChatView } from './components/ChatView';
 import { CloseIcon, MenuIcon } from './components/icons';
 import { LangSwitch, ThemeToggle } from './components/Settings';
+import { setBotOrder } from './components/BotAvatar';
 import { Sidebar } from './components/Sidebar';
 import { useI18n } from './i18n/I18n';
 import { InventoryPage } from './live/InventoryPage';
@@ -11,23 +12,36 @@ import { NotificationBell } from './live/NotificationBell';
 import { PricesPage } from './live/PricesPage';
 import { TrackingPage } from './live/TrackingPage';
 import { useHashRoute } from './route';
+import { useMediaQuery } from './useMediaQuery';
 
-type Boot = { state: 'loading' } | { state: 'failed'; message: string } | { state: 'ready'; bots: Bot[]; userId: string };
+/** The width below which the sidebar is a drawer (styles.css uses the same). */
+const PHONE = '(max-width: 760px)';
+
+type Boot =
+  | { state: 'loading' }
+  | { state: 'failed'; message: string }
+  | { state: 'ready'; bots: Bot[]; userId: string; limits: Limits };
+
+/** Rill's defaults, used if the server does not say its own. */
+const DEFAULT_LIMITS: Limits = { maxBodyBytes: 64 * 1024, maxMessageChars: 32_000 };
 
 const LIVE_VIEWS = { prices: PricesPage, tracking: TrackingPage, inventory: InventoryPage } as const;
 export type LiveView = keyof typeof LIVE_VIEWS;
 
 export function App({ api }: { api: ApiClient }) {
-  const { t } = useI18n();
+  const { t, lang } = useI18n();
   const [boot, setBoot] = useState<Boot>({ state: 'loading' });
   const [route, navigate] = useHashRoute();
   const [drawerOpen, setDrawerOpen] = useState(false);
+  const isPhone = useMediaQuery(PHONE);
 
   const start = useCallback(async () => {
     setBoot({ state: 'loading' });
     try {
       const session = await api.createSession();
-      setBoot({ state: 'ready', bots: await api.listBots(), userId: session.userId });
+      const [bots, limits] = await Promise.all([api.listBots(), api.limits().catch(() => null)]);
+      setBotOrder(bots.map((b) => b.id));
+      setBoot({ state: 'ready', bots, userId: session.userId, limits: limits ?? DEFAULT_LIMITS });
     } catch (error) {
       setBoot({ state: 'failed', message: error instanceof Error ? error.message : String(error) });
     }
@@ -55,7 +69,7 @@ export function App({ api }: { api: ApiClient }) {
         ) : (
           <div className="boot-error" role="alert">
             <p>{t('connectFailed')}</p>
-            <p className="muted">{boot.message}</p>
+            {lang === 'en' && <p className="muted">{boot.message}</p>}
             <button type="button" className="btn" onClick={() => void start()}>
               {t('retry')}
             </button>
@@ -74,7 +88,8 @@ export function App({ api }: { api: ApiClient }) {
 
   return (
     <div className={`app${drawerOpen ? ' drawer-open' : ''}`}>
-      <aside className="sidebar" id="sidebar" aria-label={t('menu')}>
+      {/* Why inert: off-screen, the closed drawer's buttons must not take focus (issue 17). */}
+      <aside className="sidebar" id="sidebar" aria-label={t('menu')} inert={isPhone && !drawerOpen}>
         <button type="button" className="icon-btn drawer-close" onClick={() => setDrawerOpen(false)} aria-label={t('closeMenu')}>
           <CloseIcon />
         </button>
@@ -100,8 +115,8 @@ export function App({ api }: { api: ApiClient }) {
           ) : (
             bot && (
               <div className="topbar-title">
-                <h1>{bot.name}</h1>
-                <span className="model">{bot.model || bot.provider}</span>
+                <h1 translate="no">{bot.name}</h1>
+                <span className="model" translate="no">{bot.model || bot.provider}</span>
               </div>
             )
           )}
@@ -116,7 +131,7 @@ export function App({ api }: { api: ApiClient }) {
             <Live />
           </div>
         ) : (
-          bot && <ChatView key={bot.id} bot={bot} />
+          bot && <ChatView key={bot.id} bot={bot} limits={boot.limits} api={api} />
         )}
       </main>
     </div>

@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from rill.broker.base import Broker
+from rill.extras import needs
 
 
 def open_broker(url: str) -> Broker:
@@ -14,7 +15,8 @@ def open_broker(url: str) -> Broker:
 
         return MemoryBroker()
     if scheme in ("redis", "rediss", "unix"):
-        from rill.broker.redis import RedisBroker
+        with needs("redis", "a Redis broker"):
+            from rill.broker.redis import RedisBroker
 
         return RedisBroker(url)
     raise ValueError(f"unsupported broker URL scheme {scheme!r} (use memory:// or redis://)")

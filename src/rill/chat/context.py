@@ -35,6 +35,30 @@ def build_request(
     )
 
 
+def build_client_request(
+    bot: BotConfig,
+    prompt: tuple[PromptMessage, ...],
+    system: str | None,
+    max_tokens: int | None,
+    language: str | None,
+) -> CompletionRequest:
+    """What the model sees for a stateless client (``/v1``): the conversation it sent.
+
+    Why the bot's prompt first and its cap kept: the bot is configured by the
+    operator, the request by any holder of a token; a client adds to the bot, it
+    does not replace it.
+    """
+    system_prompt = "\n\n".join(p for p in (bot.system_prompt, system) if p)
+    return CompletionRequest(
+        model=bot.model,
+        messages=list(prompt),
+        system=system_prompt,
+        temperature=bot.temperature,
+        max_tokens=bot.max_tokens if max_tokens is None else min(bot.max_tokens, max_tokens),
+        language=language,
+    )
+
+
 def estimate_tokens(request: CompletionRequest) -> int:
     """A rough input-token count for ``message_start`` (the provider reports the
     real one at the end, in ``message_delta``'s usage)."""

@@ -5,6 +5,13 @@ from 1 and ``offset`` is how many characters of reply text were sent up to and
 including the event. The pair is a valid broker position (ordered, strictly
 increasing), and the offset lets a resume be rebuilt from the stored text alone
 once the broker has forgotten the stream (see ``rill.chat.replay``).
+
+Every event validates as the ``anthropic`` SDK's ``RawMessageStreamEvent`` (or,
+for ``error``, its ``ErrorResponse``): ``stop_reason`` is always one of
+Anthropic's values. Rill's own outcome travels in the extension field
+``delta.rill_stop_reason`` of ``message_delta`` (docs/api.md): Anthropic's
+reason, or ``cancelled`` / ``error`` / ``interrupted``, which Anthropic's types
+reject (issue 16) and which all read as ``end_turn``.
 """
 
 from __future__ import annotations
@@ -101,10 +108,32 @@ def content_block_stop() -> tuple[str, dict[str, Any]]:
     return "content_block_stop", {"type": "content_block_stop", "index": 0}
 
 
+#: Anthropic's stop reasons (``anthropic.types.StopReason``); a test keeps them in step.
+ANTHROPIC_STOP_REASONS = frozenset({
+    "end_turn", "max_tokens", "stop_sequence", "tool_use", "pause_turn", "refusal",
+    "model_context_window_exceeded",
+})
+#: Anthropic's error types (``anthropic.types.ErrorObject``); Rill's others are ``api_error``.
+ANTHROPIC_ERROR_TYPES = frozenset({
+    "invalid_request_error", "authentication_error", "billing_error", "permission_error",
+    "not_found_error", "rate_limit_error", "timeout_error", "api_error", "overloaded_error",
+})
+
+
+def anthropic_stop_reason(rill_stop_reason: str) -> str:
+    """The Anthropic ``stop_reason`` for Rill's: a reply Rill ended early still ended its turn."""
+    return rill_stop_reason if rill_stop_reason in ANTHROPIC_STOP_REASONS else "end_turn"
+
+
+def anthropic_error_type(code: str) -> str:
+    return code if code in ANTHROPIC_ERROR_TYPES else "api_error"
+
+
 def message_delta(stop_reason: str, output_tokens: int) -> tuple[str, dict[str, Any]]:
     return "message_delta", {
         "type": "message_delta",
-        "delta": {"stop_reason": stop_reason, "stop_sequence": None},
+        "delta": {"stop_reason": anthropic_stop_reason(stop_reason), "stop_sequence": None,
+                  "rill_stop_reason": stop_reason},
         "usage": {"output_tokens": output_tokens},
     }
 
@@ -114,7 +143,8 @@ def message_stop() -> tuple[str, dict[str, Any]]:
 
 
 def error(kind: str, message: str) -> tuple[str, dict[str, Any]]:
-    return "error", {"type": "error", "error": {"type": kind, "message": message}}
+    return "error", {"type": "error",
+                     "error": {"type": anthropic_error_type(kind), "message": message}}
 
 
 def stream_name(message_id: str) -> str:

@@ -18,6 +18,7 @@ from typing import Any
 from rill import metrics
 from rill.broker.base import Broker
 from rill.chat import events
+from rill.chat.stall import StallWatch
 from rill.errors import RillError, UpstreamTimeout
 from rill.providers.base import Chunk, CompletionRequest, Finish, Provider, TextDelta, aclose
 from rill.store.base import Store
@@ -126,7 +127,7 @@ class Generation:
 
     async def _relay(self, batches: AsyncIterator[list[Chunk]]) -> Finish:
         iterator = aiter(batches)
-        watch = _StallWatch(self._first_token_timeout)
+        watch = StallWatch(self._first_token_timeout)
         loop = asyncio.get_running_loop()
         try:
             while True:
@@ -193,43 +194,3 @@ class Generation:
             log.warning("could not publish the end of the reply",
                         extra={"event": "finale_failed", "message_id": self.message_id})
 
-
-class _StallWatch:
-    """Stops the relay when the provider has sent nothing for ``limit`` seconds.
-
-    Why not ``asyncio.timeout`` around each chunk, as before: that is a context
-    object, a timer handle and a ``current_task`` lookup per token, which py-spy
-    showed as ~15% of the relay's CPU at pace 0 (docs/performance.md). Here a
-    token costs two attribute writes, and one timer runs per ``limit`` period:
-    when it fires it re-arms itself unless the relay has been waiting too long.
-    """
-
-    __slots__ = ("limit", "waiting_since", "expired", "_loop", "_task", "_handle")
-
-    def __init__(self, limit: float) -> None:
-        self.limit = limit
-        #: Loop time the relay started waiting for the provider; None while it works.
-        self.waiting_since: float | None = None
-        self.expired = False
-        self._loop = asyncio.get_running_loop()
-        self._task = asyncio.current_task()
-        self._handle = self._loop.call_later(limit, self._check)
-
-    def set_limit(self, limit: float) -> None:
-        self.limit = limit
-        self._handle.cancel()
-        self._handle = self._loop.call_later(limit, self._check)
-
-    def close(self) -> None:
-        self._handle.cancel()
-
-    def _check(self) -> None:
-        since = self.waiting_since
-        now = self._loop.time()
-        if since is not None and now - since >= self.limit:
-            self.expired = True
-            if self._task is not None:
-                self._task.cancel()
-            return
-        self._handle = self._loop.call_at((now if since is None else since) + self.limit,
-                                          self._check)

@@ -19,11 +19,12 @@ from dataclasses import dataclass
 
 from rill import metrics
 from rill.broker.base import Broker, Entry, StreamMissing, compare_ids
-from rill.chat import events, replay
-from rill.chat.context import build_request, estimate_tokens
+from rill.chat import events, replay, resume_ids
+from rill.chat.context import build_client_request, build_request, estimate_tokens
 from rill.chat.events import stream_name
 from rill.chat.generation import Generation
 from rill.chat.recovery import NodeRecovery
+from rill.chat.stall import StallWatch
 from rill.config import BotConfig, Settings
 from rill.errors import (
     BrokerError,
@@ -32,6 +33,7 @@ from rill.errors import (
     RillError,
     ServiceUnavailable,
 )
+from rill.providers.base import PromptMessage
 from rill.providers.registry import ProviderRegistry
 from rill.store.base import Store
 from rill.store.models import Message
@@ -39,6 +41,8 @@ from rill.store.models import Message
 log = logging.getLogger("rill.chat")
 
 CANCEL_CHANNEL = "chat:cancel"
+#: How often a reader whose broker stream is gone looks for the reply's end in the store.
+STORE_POLL_SECONDS = 1.0
 _KNOWN_USERS = 100_000
 
 
@@ -50,6 +54,16 @@ class TurnRequest:
     conversation_id: str | None = None
     regenerate: bool = False
     language: str | None = None
+    #: Stateless protocols (``/v1``): the whole conversation as the client sent it,
+    #: ending with ``message``. The model sees this instead of the stored context;
+    #: only ``message`` and the reply are stored (docs/api.md).
+    prompt: tuple[PromptMessage, ...] | None = None
+    #: The client's system text, put after the bot's own system prompt.
+    system: str | None = None
+    #: The client's cap on the reply's length; the bot's own cap still applies.
+    max_tokens: int | None = None
+    #: Store the turn in a conversation of its own (stateless protocols without an id).
+    new_conversation: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,18 +158,27 @@ class ChatService:
             if len(self._known_users) >= _KNOWN_USERS:
                 self._known_users.clear()
             self._known_users.add(request.user_id)
+        conversation_id = request.conversation_id
+        if request.new_conversation:
+            created = await self.store.create_conversation(request.user_id, bot.id)
+            conversation_id = created.id
         started = await self.store.start_turn(
             user_id=request.user_id,
             chatbot_id=bot.id,
-            conversation_id=request.conversation_id,
+            conversation_id=conversation_id,
             user_text=request.message,
             replace_last_reply=request.regenerate,
             max_concurrent=self.settings.max_concurrent_generations,
             node_id=self.settings.node_id or "",
-            context_messages=bot.context_messages,
+            context_messages=bot.context_messages if request.prompt is None else 0,
         )
         conv, user_msg, reply = started.conversation, started.user_message, started.reply
-        completion = build_request(bot, started.context, request.language)
+        if request.prompt is None:
+            completion = build_request(bot, started.context, request.language)
+        else:
+            completion = build_client_request(
+                bot, request.prompt, request.system, request.max_tokens, request.language
+            )
         stream = stream_name(reply.id)
         start = events.message_start(
             message_id=reply.id,
@@ -199,27 +222,33 @@ class ChatService:
             self._active.pop(generation.message_id, None)
             metrics.turn_ended(bot_id, generation.status)
 
-    async def relay(self, message_id: str, after: str | None = None) -> AsyncIterator[bytes]:
+    def relay(
+        self, user_id: str, message_id: str, after: str | None = None
+    ) -> AsyncIterator[bytes]:
         """The reply's encoded events after ``after``, live until it ends."""
-        async for batch in self.broker.subscribe_batches(stream_name(message_id), after):
-            # One write for everything the broker has ready: under load this is what
-            # keeps the per-token cost from being a per-token write.
-            yield _joined(batch)
+        return self._follow(user_id, message_id, after)
 
     async def resume(
         self, user_id: str, message_id: str, last_event_id: str | None
     ) -> AsyncIterator[bytes] | None:
-        """Events after ``last_event_id`` for the owner, or None when there are none."""
+        """Events after ``last_event_id`` for the owner, or None when there are none.
+
+        ``InvalidInput`` (422) for an id the reply never sent, before anything is sent.
+        """
         message = await self.store.get_message(user_id, message_id)
         if message.role != "assistant":
             raise NotFound("no such reply", message_id=message_id)
         if last_event_id is not None:
-            events.parse_event_id(last_event_id)
+            resume_ids.parse(last_event_id)
         stream = stream_name(message_id)
         try:
             ended = await self.broker.is_ended(stream)
             last = await self.broker.last_id(stream)
+            if last_event_id is not None:
+                await resume_ids.check_streamed(self.broker, stream, last_event_id, last)
         except StreamMissing:
+            if last_event_id is not None:
+                resume_ids.check_stored(message, last_event_id)
             return self._rebuilt(message, last_event_id)
         if ended and (last is None or (last_event_id and compare_ids(last_event_id, last) >= 0)):
             return None
@@ -228,51 +257,84 @@ class ChatService:
             # writer is publishing the ending right now, or died before it could. The
             # stored reply is authoritative either way, so the rest comes from it.
             return self._rebuilt(message, last_event_id)
-        return self._follow(message, last_event_id)
+        return self._follow(user_id, message_id, last_event_id)
 
-    async def _follow(self, message: Message, after: str | None) -> AsyncIterator[bytes]:
-        """Relay the live stream of another reader's reply, never waiting for ever.
+    async def _follow(
+        self, user_id: str, message_id: str, after: str | None
+    ) -> AsyncIterator[bytes]:
+        """Relay a reply's live stream to one reader, never waiting for ever.
 
-        Why the watch: a writer that dies after storing the final reply, but before
-        ending its stream, is no longer 'streaming', so dead-node recovery leaves it
-        alone. While the stream is silent for ``node_timeout_seconds`` we look at the
-        store; once the reply is final there, the rest is rebuilt from it.
+        Why the watch: the broker can lose a stream under a reply (Redis restarted
+        empty; a writer that died after storing the final reply but before ending the
+        stream), and then nothing more comes. While the stream is silent for
+        ``node_timeout_seconds`` we look at the store: once the reply is final there,
+        the rest is rebuilt from it; if not, we subscribe again from where we are. A
+        stream that is gone, or a broker that fails, sends the reader to the store too.
+        ``StallWatch`` makes this cost two attribute writes per batch.
         """
-        # Batches, as in ``relay``: a resumed reader is often behind, and the watch
-        # below costs a future per wait, so it should be paid per batch, not per token.
-        batches = aiter(self.broker.subscribe_batches(stream_name(message.id), after))
-        pending: asyncio.Future[list[Entry]] | None = None
+        stream = stream_name(message_id)
+        watch = StallWatch(self.settings.node_timeout_seconds)
+        loop = asyncio.get_running_loop()
         try:
             while True:
-                if pending is None:
-                    pending = asyncio.ensure_future(anext(batches))
-                done, _ = await asyncio.wait({pending}, timeout=self.settings.node_timeout_seconds)
-                if not done:
-                    current = await self.store.get_message(message.user_id, message.id)
-                    if current.status == "streaming":
-                        continue
-                    rest = self._rebuilt(current, after)
-                    if rest is not None:
-                        async for chunk in rest:
-                            yield chunk
-                    return
+                batches = aiter(self.broker.subscribe_batches(stream, after))
                 try:
-                    batch = pending.result()
-                except StopAsyncIteration:
+                    while True:
+                        watch.waiting_since = loop.time()
+                        try:
+                            batch = await anext(batches)
+                        except StopAsyncIteration:
+                            return
+                        except asyncio.CancelledError:
+                            task = asyncio.current_task()
+                            if not watch.expired or task is None or task.uncancel() > 0:
+                                raise
+                            watch.set_limit(watch.limit)
+                            break
+                        watch.waiting_since = None
+                        after = batch[-1].id
+                        # One write for everything the broker has ready: under load this
+                        # is what keeps the per-token cost from being a per-token write.
+                        yield _joined(batch)
+                except (StreamMissing, BrokerError):
+                    watch.waiting_since = None
+                    async for chunk in self._from_store(user_id, message_id, after):
+                        yield chunk
                     return
-                pending = None
-                after = batch[-1].id
-                yield _joined(batch)
+                finally:
+                    # Why explicitly: the subscription leaves the broker's reader only
+                    # when its generator closes, which must not wait for the GC.
+                    aclose = getattr(batches, "aclose", None)
+                    if aclose is not None:
+                        await aclose()
+                watch.waiting_since = None
+                current = await self.store.get_message(user_id, message_id)
+                if current.status != "streaming":
+                    async for chunk in self._from_store(user_id, message_id, after):
+                        yield chunk
+                    return
         finally:
-            if pending is not None and not pending.done():
-                pending.cancel()
-                with contextlib.suppress(BaseException):
-                    await pending
-            # Why explicitly: the subscription leaves the broker's reader only when its
-            # generator closes, which must not wait for the garbage collector.
-            aclose = getattr(batches, "aclose", None)
-            if aclose is not None:
-                await aclose()
+            watch.close()
+
+    async def _from_store(
+        self, user_id: str, message_id: str, after: str | None
+    ) -> AsyncIterator[bytes]:
+        """The rest of a reply whose broker stream is gone, rebuilt once the store has it.
+
+        Why wait: when the broker goes away under a reply its writer fails on its next
+        append and stores the reply as ended; a reader must end with it rather than
+        wait for a stream that will never come back (issue 13). Polling costs nothing
+        on the way that works: only a reader that lost its stream gets here.
+        """
+        while True:
+            message = await self.store.get_message(user_id, message_id)
+            if message.status != "streaming":
+                break
+            await asyncio.sleep(STORE_POLL_SECONDS)
+        rest = self._rebuilt(message, after)
+        if rest is not None:
+            async for chunk in rest:
+                yield chunk
 
     def _rebuilt(self, message: Message, after: str | None) -> AsyncIterator[bytes] | None:
         if message.status == "streaming":

@@ -7,12 +7,15 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from rill._version import __version__
+
 # Each module defines ``register(subparsers)`` and sets ``func`` on its parser.
 _COMMANDS = ("serve", "token", "chat", "hub", "openapi")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rill", description="Rill: a real-time SSE server.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True)
     for name in _COMMANDS:
         try:

@@ -10,9 +10,12 @@ EventSource holds one. granian was chosen over hypercorn by measurement
 from __future__ import annotations
 
 import argparse
+import asyncio
+import logging
 import multiprocessing
 import os
 import shutil
+import socket
 import sys
 import tempfile
 from pathlib import Path
@@ -20,6 +23,17 @@ from typing import Any
 
 from rill import logs
 from rill.config import Settings, load_settings
+from rill.extras import MissingExtra, needs
+
+log = logging.getLogger("rill")
+
+
+#: The exit status of a failed start, uvicorn's own (a lifespan that fails exits with it).
+STARTUP_FAILURE = 3
+
+
+class StartupFailed(Exception):
+    """Something ``rill serve`` needs before serving (its port) is not to be had."""
 
 
 def register(subparsers: Any) -> None:
@@ -71,21 +85,35 @@ def run(args: argparse.Namespace) -> int:
     if bool(args.tls_cert) != bool(args.tls_key):
         print("rill: --tls-cert and --tls-key go together", file=sys.stderr)
         return 2
-    from rill.http.app import session_secret
+    from rill.http.app import check_start, session_secret
 
     # Why here: worker processes starting together would race to create the key.
     session_secret(settings)
     metrics_dir = _prepare_metrics_dir(args.workers)
     scheme = "https" if args.tls_cert else "http"
     protocols = "HTTP/2 + HTTP/1.1 (granian)" if args.tls_cert else "HTTP/1.1 (uvicorn)"
-    print(f"Rill listening on {scheme}://{settings.host}:{settings.port} ({protocols}, "
-          f"{args.workers} worker{'s' if args.workers > 1 else ''}) — {_describe(settings)}",
-          flush=True)
     try:
+        if args.tls_cert or args.workers > 1:
+            # Why: these servers bind the port themselves, granian with a Rust panic on a
+            # busy one, uvicorn's workers with no word of the address; trying it here
+            # first gives the one clear line, before anything else is opened.
+            _listen(settings.host, settings.port).close()
+        # Why: with workers (uvicorn's, or granian's, which it always uses) the app starts
+        # in child processes, which their manager restarts when they die, forever, and
+        # the parent exits 0 if it gives up; a supervisor would never see the failure.
+        # The parent reaches the store and broker once first, and fails as one process.
+        if (args.workers > 1 or args.tls_cert) and not asyncio.run(check_start(settings)):
+            return STARTUP_FAILURE
+        print(f"Rill listening on {scheme}://{settings.host}:{settings.port} ({protocols}, "
+              f"{args.workers} worker{'s' if args.workers > 1 else ''}) — "
+              f"{_describe(settings)}", flush=True)
         if args.tls_cert:
             _serve_tls(settings, args, overrides)
         else:
             _serve_plain(settings, args, overrides)
+    except (StartupFailed, MissingExtra) as exc:
+        log.error("start-up failed: %s", exc, extra={"event": "startup_failed"})
+        return STARTUP_FAILURE
     finally:
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)
@@ -116,7 +144,27 @@ def _serve_plain(settings: Settings, args: argparse.Namespace, overrides: dict[s
     else:
         from rill.http.app import create_app
 
-        uvicorn.run(create_app(settings), **common)
+        # Why bind here: uvicorn binds only after the app started (store migrated,
+        # broker reached), then logs "startup complete" before failing on a port in
+        # use. Bound first, a busy port fails at once, with nothing initialised.
+        # (With --workers, uvicorn binds in the parent before any worker starts.)
+        sock = _listen(settings.host, settings.port)
+        server = uvicorn.Server(uvicorn.Config(create_app(settings), **common))
+        with sock:
+            server.run(sockets=[sock])
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` as uvicorn binds it, or ``StartupFailed``."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise StartupFailed(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    return sock
 
 
 def _http_protocol() -> Any:
@@ -133,10 +181,11 @@ def _http_protocol() -> Any:
 
 
 def _serve_tls(settings: Settings, args: argparse.Namespace, overrides: dict[str, Any]) -> None:
-    from granian.constants import HTTPModes, Interfaces, Loops, SSLProtocols
-    from granian.http import HTTP1Settings, HTTP2Settings
-    from granian.log import LogLevels
-    from granian.server import Server
+    with needs("http2", "--tls-cert (HTTP/2)"):
+        from granian.constants import HTTPModes, Interfaces, Loops, SSLProtocols
+        from granian.http import HTTP1Settings, HTTP2Settings
+        from granian.log import LogLevels
+        from granian.server import Server
 
     # granian always runs the app in worker processes, even for one: like
     # uvicorn's workers, they get the resolved settings through the environment.

@@ -128,9 +128,11 @@ def _delta(eid: str, body: dict[str, Any]) -> TextDelta | UnknownEvent:
 def _message_delta(eid: str, body: dict[str, Any]) -> MessageDelta:
     usage = body.get("usage") or {}
     tokens = usage.get("output_tokens")
+    delta = body.get("delta") or {}
     return MessageDelta(
         eid,
-        stop_reason=(body.get("delta") or {}).get("stop_reason"),
+        # Rill's own reason (``cancelled``...) rides in an extension field (docs/api.md).
+        stop_reason=delta.get("rill_stop_reason") or delta.get("stop_reason"),
         output_tokens=None if tokens is None else int(tokens),
     )
 

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import logging
 import signal
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -25,27 +27,42 @@ from rill._version import __version__
 from rill.access_log import AccessLog, log_request
 from rill.auth.keys import load_or_create_secret
 from rill.auth.tokens import TokenIssuer, TokenVerifier
+from rill.broker.base import Broker
 from rill.broker.factory import open_broker
 from rill.chat.events import PING
 from rill.chat.service import ChatService
 from rill.config import Settings
-from rill.http import openapi, problems
+from rill.http import openapi, problems, startup
 from rill.http.chat_lane import ChatLane
 from rill.http.heartbeat import Heartbeat
 from rill.http.limits import BodyLimit
 from rill.http.metrics import METRICS_PATH, serve_metrics
-from rill.http.routes import bots, chat, conversations, health, history, session
+from rill.http.routes import (
+    ai_sdk,
+    anthropic_api,
+    bots,
+    chat,
+    conversation_rename,
+    conversations,
+    health,
+    history,
+    limits,
+    openai_api,
+    session,
+)
 from rill.http.services import Services
 from rill.http.static import SinglePageApp, default_web_dir
 from rill.hub.router import serve_discovery, serve_hub
 from rill.problems import CONTENT_TYPE, problem_bytes
 from rill.providers.registry import ProviderRegistry
 from rill.ratelimit import Rate, open_limiter
+from rill.store.base import Store
 from rill.store.factory import open_store
 
 log = logging.getLogger("rill")
 HUB_PATH = "/.well-known/mercure"
 METADATA_PATH = "/.well-known/oauth-protected-resource"
+DOCS_ASSETS_PATH = "/docs/assets"
 
 
 def session_secret(settings: Settings) -> str:
@@ -80,6 +97,19 @@ async def build_services(settings: Settings) -> Services:
     broker = open_broker(settings.broker_url)
     if broker.shared:  # Why only shared: in-process calls cost ~µs, the timing would dominate.
         broker = metrics.timed(broker, metrics.BROKER_SECONDS)
+    try:
+        return await _start_services(settings, secret, store, broker)
+    except BaseException:
+        # Why: a failed start must leave nothing running; aiosqlite's thread alone
+        # would keep the process alive after the server gave up (issue 12).
+        await broker.close()
+        await store.close()
+        raise
+
+
+async def _start_services(
+    settings: Settings, secret: str, store: Store, broker: Broker
+) -> Services:
     await store.start()
     await broker.start()
     # Why: with an in-process broker this process is the only node, so whatever is
@@ -124,6 +154,18 @@ async def build_services(settings: Settings) -> Services:
 
 #: With a shared store, how often a node looks for tokens revoked by another node.
 REVOCATION_POLL_SECONDS = 2.0
+
+
+async def check_start(settings: Settings) -> bool:
+    """Build the services once and close them: False, with the failure logged as the
+    lifespan logs it, if they cannot start (``rill serve`` runs this before workers)."""
+    try:
+        services = await build_services(settings)
+    except Exception as exc:
+        startup.log_failure(exc, settings)
+        return False
+    await _close_services(services)
+    return True
 
 
 def _build_hub(settings: Settings, broker: Any, verifier: TokenVerifier, secret: str) -> Any:
@@ -195,49 +237,77 @@ def _tune_collector() -> None:
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
-    services = await build_services(settings)
-    app.state.services = services
-    await services.chat.start()
-    services.heartbeat.start()
-    if services.hub is not None:
-        await services.hub.start()
-    revocations = None
-    if services.broker.shared:  # other nodes may revoke the tokens this one remembers
-        revocations = asyncio.create_task(
-            services.verifier.follow_revocations(REVOCATION_POLL_SECONDS), name="rill-revocations"
-        )
-    _drain_on_signals(services)
-    _tune_collector()
     try:
+        services = await build_services(settings)
+    except Exception as exc:
+        startup.log_failure(exc, settings)
+        raise
+    app.state.services = services
+    started = False
+    revocations: asyncio.Task[None] | None = None
+    try:
+        await services.chat.start()
+        services.heartbeat.start()
+        if services.hub is not None:
+            await services.hub.start()
+        if services.broker.shared:  # other nodes may revoke the tokens this one remembers
+            revocations = asyncio.create_task(
+                services.verifier.follow_revocations(REVOCATION_POLL_SECONDS),
+                name="rill-revocations",
+            )
+        _drain_on_signals(services)
+        _tune_collector()
+        started = True
         yield
+    except Exception as exc:
+        if not started:
+            startup.log_failure(exc, settings)
+        raise
     finally:
         if revocations is not None:
             revocations.cancel()
-        await drain(services)
-        await services.heartbeat.close()
-        await services.providers.aclose()
-        await services.chat_limit.close()
-        await services.session_limit.close()
-        await services.broker.close()
-        await services.store.close()
+        await _close_services(services)
         metrics.process_ended()
 
 
+async def _close_services(services: Services) -> None:
+    """Close everything, each step even if one before it failed.
+
+    Why: a broker lost mid-shutdown (or a start that failed half-way) must not skip
+    closing the store, whose aiosqlite thread would keep the process alive.
+    """
+    steps: tuple[Callable[[], Awaitable[None]], ...] = (
+        functools.partial(drain, services), services.heartbeat.close, services.providers.aclose,
+        services.chat_limit.close, services.session_limit.close, services.broker.close,
+        services.store.close,
+    )
+    for step in steps:
+        try:
+            await step()
+        except Exception as exc:
+            log.error("shutdown step failed: %s", exc, extra={"event": "shutdown_error"})
+
+
 def create_api(settings: Settings) -> FastAPI:
-    api = FastAPI(
+    # Why fastapi-offline: FastAPI's own /docs and /redoc load their scripts from a
+    # CDN, blank offline; this serves the same pages with the assets it ships.
+    api = FastAPIOffline(
         title="Rill",
         version=__version__,
         summary="Streaming AI chat and a Mercure hub over Server-Sent Events.",
         lifespan=_lifespan,
         openapi_url="/openapi.json",
         docs_url="/docs",
-        redoc_url=None,
+        redoc_url="/redoc",
+        static_url=DOCS_ASSETS_PATH,
+        generate_unique_id_function=openapi.operation_id,
     )
     api.state.settings = settings
     problems.install(api)
     openapi.install(api)
     for router in (health.router, session.router, bots.router, chat.router, history.router,
-                   conversations.router):
+                   conversations.router, conversation_rename.router, limits.router,
+                   anthropic_api.router, openai_api.router, ai_sdk.router):
         api.include_router(router)
     web_dir = settings.web_dir or default_web_dir()
     if web_dir.is_dir():
@@ -259,7 +329,8 @@ class RillApp:
                 allow_origins=settings.cors_origins,
                 allow_credentials="*" not in settings.cors_origins,
                 allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
-                allow_headers=["Authorization", "Content-Type", "Last-Event-ID", "Accept"],
+                allow_headers=["Authorization", "Content-Type", "Last-Event-ID", "Accept",
+                               "X-Api-Key", "X-Rill-Conversation-Id", "Anthropic-Version"],
                 expose_headers=["X-Rill-Message-Id", "X-Rill-Conversation-Id"],
             )
         self.stack = AccessLog(stack)
@@ -269,6 +340,9 @@ class RillApp:
         return self.api.state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self.stack(scope, receive, startup.without_startup_traceback(send))
+            return
         if scope["type"] == "http":
             if repeats_authorization(scope["headers"]):
                 await _refuse_repeated_authorization(scope, send)

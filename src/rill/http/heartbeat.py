@@ -32,11 +32,13 @@ class Beat:
     """An open stream: when it last began a write, whether that write is still under
     way, how to write to it, and how to drop it."""
 
-    __slots__ = ("abort", "last_write", "sending", "write")
+    __slots__ = ("abort", "last_write", "payload", "sending", "write")
 
-    def __init__(self, write: SendBytes, abort: Abort) -> None:
+    def __init__(self, write: SendBytes, abort: Abort, payload: bytes | None = None) -> None:
         self.write = write
         self.abort = abort
+        #: This stream's own ping, or None for the heartbeat's.
+        self.payload = payload
         self.last_write = time.monotonic()
         self.sending = False
 
@@ -55,8 +57,8 @@ class Heartbeat:
     def __len__(self) -> int:
         return len(self._beats)
 
-    def register(self, write: SendBytes, abort: Abort) -> Beat:
-        beat = Beat(write, abort)
+    def register(self, write: SendBytes, abort: Abort, payload: bytes | None = None) -> Beat:
+        beat = Beat(write, abort, payload)
         self._beats.add(beat)
         return beat
 
@@ -110,6 +112,6 @@ class Heartbeat:
         beat.sending = True
         try:
             with contextlib.suppress(Exception):
-                await beat.write(self.payload)
+                await beat.write(self.payload if beat.payload is None else beat.payload)
         finally:
             beat.sending = False

@@ -1,9 +1,11 @@
 """The OpenAPI document, with the errors Rill really answers.
 
 FastAPI documents validation errors as its own ``HTTPValidationError`` in
-``application/json``; Rill answers every error as RFC 9457 problem+json. This
-rewrites the generated document once, so the web app's generated client types
-errors as they arrive.
+``application/json``; Rill answers every error as RFC 9457 problem+json (the
+``/v1`` routes in their protocol's own error shape, which they declare
+themselves). This rewrites the generated document once, so the web app's
+generated client types errors as they arrive, and adds what FastAPI cannot
+know: the security schemes, and the schema of every event stream's events.
 """
 
 from __future__ import annotations
@@ -12,6 +14,9 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
+
+from rill.http.openapi_schemas import SCHEMAS, SECURITY_SCHEMES
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "title": "Problem",
@@ -61,6 +66,20 @@ def _problem(description: str) -> dict[str, Any]:
     }
 
 
+def operation_id(route: APIRoute) -> str:
+    """``send_message`` → ``sendMessage``: what generated clients name their methods."""
+    head, *rest = route.name.split("_")
+    return head + "".join(word.capitalize() for word in rest)
+
+
+def _event_stream_schema(operation: dict[str, Any]) -> None:
+    """Give an event stream the chat events' schema (FastAPI can only say ``string``)."""
+    for response in operation.get("responses", {}).values():
+        stream = response.get("content", {}).get("text/event-stream")
+        if stream is not None and stream.get("schema", {}).get("$ref") is None:
+            stream["schema"] = {"$ref": "#/components/schemas/ChatEvent"}
+
+
 def install(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is not None:
@@ -68,12 +87,23 @@ def install(app: FastAPI) -> None:
         document = get_openapi(
             title=app.title, version=app.version, summary=app.summary, routes=app.routes
         )
-        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        components = document.setdefault("components", {})
+        schemas = components.setdefault("schemas", {})
         schemas.pop("HTTPValidationError", None)
         schemas.pop("ValidationError", None)
         schemas["Problem"] = PROBLEM_SCHEMA
+        schemas.update(SCHEMAS)
+        components["securitySchemes"] = SECURITY_SCHEMES
         for path, operations in document.get("paths", {}).items():
             for operation in operations.values():
+                _event_stream_schema(operation)
+                if path.startswith("/v1/"):
+                    # Their routes declare their own errors; invalid input is their 400.
+                    operation["security"] = [{"apiKey": []}, {"bearerAuth": []}]
+                    operation["responses"].pop("422", None)
+                    continue
+                if path not in _PUBLIC and path != "/api/session":
+                    operation["security"] = [{"bearerAuth": []}]
                 responses = operation.setdefault("responses", {})
                 statuses = ["400", "413", "422", "503"]
                 if path not in _PUBLIC and path != "/api/session":

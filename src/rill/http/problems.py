@@ -87,8 +87,11 @@ def install(app: FastAPI) -> None:
 
     async def unexpected(_: Request, exc: Exception) -> Response:
         log.exception("unhandled error", extra={"event": "unhandled_error"})
+        # Why close: Starlette re-raises after this response and the server then drops
+        # the connection; saying so lets the client open a new one instead of failing
+        # its next request on this one (issue 13).
         return problem_response(500, "Internal error", "an unexpected error occurred",
-                                code="internal_error")
+                                code="internal_error", headers={"Connection": "close"})
 
     app.add_exception_handler(RillError, rill_error)
     app.add_exception_handler(RequestValidationError, validation_error)

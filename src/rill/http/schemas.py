@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from rill.fields import Text
 from rill.store.models import Conversation, Message
 
 
@@ -22,24 +23,24 @@ class _In(BaseModel):
 
 
 class ChatRequest(_In):
-    chatbotId: str = Field(min_length=1, max_length=64)
-    message: str | None = None
-    conversationId: str | None = Field(default=None, max_length=64)
-    userId: str | None = Field(default=None, max_length=256)
+    chatbotId: Text = Field(min_length=1, max_length=64)
+    message: Text | None = None
+    conversationId: Text | None = Field(default=None, max_length=64)
+    userId: Text | None = Field(default=None, max_length=256)
     regenerate: bool = False
     language: Literal["en", "ko"] | None = None
 
 
 class SeedHistoryRequest(_In):
-    chatbotId: str = Field(min_length=1, max_length=64)
-    userId: str | None = Field(default=None, max_length=256)
+    chatbotId: Text = Field(min_length=1, max_length=64)
+    userId: Text | None = Field(default=None, max_length=256)
     page: int = Field(default=0, ge=0, le=100_000)
     pageSize: int = Field(default=20, ge=1, le=100)
 
 
 class NewConversation(_In):
-    chatbotId: str = Field(min_length=1, max_length=64)
-    title: str = Field(default="", max_length=200)
+    chatbotId: Text = Field(min_length=1, max_length=64)
+    title: Text = Field(default="", max_length=200)
 
 
 class UsageOut(BaseModel):
@@ -117,6 +118,8 @@ class ConversationOut(BaseModel):
 
 class ConversationsOut(BaseModel):
     conversations: list[ConversationOut]
+    #: Pass as ``cursor`` for the next page; None on the last page.
+    nextCursor: str | None = None
 
 
 class BotOut(BaseModel):

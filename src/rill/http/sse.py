@@ -21,7 +21,7 @@ from starlette.types import Receive, Scope, Send
 from rill import metrics
 from rill.access_log import RAW_SEND
 from rill.http.heartbeat import Abort, Heartbeat, Transport
-from rill.sse.encoder import retry_field
+from rill.sse.encoder import retry_line
 
 SSE_HEADERS = {
     "Cache-Control": "no-cache",
@@ -40,6 +40,7 @@ class EventStreamResponse(Response):
         heartbeat: Heartbeat,
         retry_ms: int | None = None,
         headers: dict[str, str] | None = None,
+        ping: bytes | None = None,
     ) -> None:
         # Why not Response.__init__: it would add ``content-length: 0`` for the empty body.
         self.status_code = 200
@@ -52,6 +53,9 @@ class EventStreamResponse(Response):
         self._chunks = chunks
         self._heartbeat = heartbeat
         self._retry_ms = retry_ms
+        #: What an idle stream is pinged with, when not the heartbeat's own payload
+        #: (a protocol whose clients choke on Rill's ``ping`` event gets a comment).
+        self._ping = ping
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # The start goes through the middleware stack (access log status, CORS
@@ -65,7 +69,7 @@ class EventStreamResponse(Response):
 
         task = asyncio.current_task()
         transport = _transport(send)
-        beat = self._heartbeat.register(write, _aborter(transport, task))
+        beat = self._heartbeat.register(write, _aborter(transport, task), self._ping)
         metrics.CHAT_STREAMS.inc()
         gone = asyncio.Event()
 
@@ -78,14 +82,17 @@ class EventStreamResponse(Response):
 
         watcher = asyncio.create_task(watch())
         try:
-            if self._retry_ms is not None:
-                await write(retry_field(self._retry_ms))
+            # Why with the first event, not alone: a bare ``retry:`` block is an empty
+            # event to httpx-sse and the Anthropic SDK's decoder (issue 16); a field
+            # line in front of an event's own lines sets the delay all the same.
+            retry = b"" if self._retry_ms is None else retry_line(self._retry_ms)
             async for chunk in self._chunks:
                 # Why the stamp before the write: a write still under way after
                 # ``write_timeout`` means the client stopped reading (heartbeat.py).
                 beat.last_write = time.monotonic()
                 beat.sending = True
-                await write(chunk)
+                await write(retry + chunk if retry else chunk)
+                retry = b""
                 beat.sending = False
             beat.last_write = time.monotonic()
             beat.sending = True

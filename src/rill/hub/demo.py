@@ -3,21 +3,33 @@
 Topics and payloads are the ones ``docs/api.md`` lists: a price random walk
 several times a second, inventory changes, parcels moving through delivery
 states, and notifications (private ones too, when given a user).
+
+The hub may restart while the demo runs: publishing waits and tries again (capped
+backoff) instead of ending the demo with a traceback.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import httpx
 import orjson
 
+from rill.client.errors import APIError
+
 Publish = Callable[..., Awaitable[str]]
+
+_log = logging.getLogger(__name__)
+#: Waits between attempts while the hub is unreachable: doubled up to the cap.
+RETRY_FIRST_S = 0.5
+RETRY_CAP_S = 5.0
 
 PRICES = {"BTC": 64000.0, "ETH": 3100.0, "AAPL": 190.0, "TSLA": 175.0}
 PRODUCTS = {
@@ -118,16 +130,47 @@ async def _parcels(publish: Publish, rng: random.Random) -> None:
             await asyncio.sleep(rng.uniform(2, 4))
 
 
+def _unreachable(exc: Exception) -> bool:
+    """The hub is down or restarting (no answer, or a 5xx), not refusing us."""
+    if isinstance(exc, APIError):
+        return exc.status >= 500
+    return isinstance(exc, httpx.TransportError)
+
+
+def resilient(publish: Publish, *, first: float | None = None, cap: float | None = None) -> Publish:
+    """``publish`` that waits out a hub restart (issue 17: ``rill demo`` died on ConnectError)."""
+    first_s = RETRY_FIRST_S if first is None else first
+    cap_s = RETRY_CAP_S if cap is None else cap
+
+    async def send(*args: Any, **kwargs: Any) -> str:
+        delay = first_s
+        while True:
+            try:
+                return await publish(*args, **kwargs)
+            except (httpx.TransportError, APIError) as exc:
+                if not _unreachable(exc):
+                    raise
+                _log.warning(
+                    "demo: hub unreachable (%s), retrying in %.1f s", type(exc).__name__, delay
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, cap_s)
+
+    return send
+
+
 async def _notifications(publish: Publish, rng: random.Random, user: str | None) -> None:
     while True:
         title, body, kind = rng.choice(NOTES)
         note = {"id": str(uuid.uuid4()), "title": title, "body": body, "kind": kind, "ts": _ms()}
-        await publish("notifications", _json(note), type="notification")
         if user:
-            personal = {**note, "id": str(uuid.uuid4()), "title": f"For you: {title}"}
+            # Why the same id: it is one notification; the bell shows it once (issue 17),
+            # and the personal copy goes first so that is the one a subscriber keeps.
+            personal = {**note, "title": f"For you: {title}"}
             await publish(
                 f"users/{user}/notifications", _json(personal), private=True, type="notification"
             )
+        await publish("notifications", _json(note), type="notification")
         await asyncio.sleep(rng.uniform(5, 10))
 
 
@@ -136,6 +179,7 @@ async def run_demo(
 ) -> None:
     """Publish until cancelled; ``publish`` is ``HubClient.publish`` or ``Hub.publish_local``."""
     rng = random.Random(seed)
+    publish = resilient(publish)
     async with asyncio.TaskGroup() as group:
         group.create_task(_prices(publish, rng, rate))
         group.create_task(_inventory(publish, rng))

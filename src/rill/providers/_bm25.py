@@ -26,6 +26,9 @@ class BM25Index:
             term: math.log(1 + (count - n + 0.5) / (n + 0.5)) for term, n in containing.items()
         }
 
+    def idf(self, term: str) -> float:
+        return self._idf.get(term, 0.0)
+
     def scores(self, query: Sequence[str]) -> list[float]:
         terms = [t for t in dict.fromkeys(query) if t in self._idf]
         return [self._score(i, terms) for i in range(len(self._frequencies))]

@@ -18,6 +18,9 @@ LANGUAGES = ("en", "ko")
 _META = re.compile(r"^<!--\s*id:\s*(?P<id>[\w-]+)\s*;\s*keywords:(?P<keywords>.*?)-->\s*$")
 # Why: a heading is what a question most often paraphrases, so its terms count extra.
 _TITLE_WEIGHT = 3
+# Why: keywords are curated for retrieval; body words include every passing mention.
+_KEYWORD_WEIGHT = 2
+_TITLE_BONUS = 1.0
 # Why: BM25 ranks, it does not judge. An off-topic question ("who won the game?")
 # still shares a word with some section; requiring that a good part of the question's
 # words appear in the section turns those into the friendly fallback instead.
@@ -45,17 +48,31 @@ class KnowledgeBase:
         terms = [_section_terms(s) for s in sections]
         self._index = BM25Index(terms)
         self._vocabularies = [frozenset(t) for t in terms]
+        self._titles = [frozenset(tokenize(s.title)) for s in sections]
 
     def search(self, question: str) -> Match | None:
         """The best section for ``question``, or None when nothing matches well enough."""
         words = word_terms(question)
-        scores = self._index.scores([term for terms in words for term in terms])
+        query = [term for terms in words for term in terms]
+        scores = [
+            score + self._title_bonus(query, i)
+            for i, score in enumerate(self._index.scores(query))
+        ]
         if not scores:
             return None
         best = max(range(len(scores)), key=scores.__getitem__)
         if scores[best] <= 0 or self._coverage(words, best) < MIN_COVERAGE:
             return None
         return Match(self.sections[best], scores[best])
+
+    def _title_bonus(self, query: list[str], index: int) -> float:
+        """The rarer the question's words found in a heading, the surer the section.
+
+        Why: in one long BM25 document a heading's words are drowned by the body's
+        passing mentions; "How does SSE reconnect?" went to "What is SSE" (issue 17).
+        """
+        title = self._titles[index]
+        return _TITLE_BONUS * sum(self._index.idf(t) for t in dict.fromkeys(query) if t in title)
 
     def _coverage(self, words: list[list[str]], index: int) -> float:
         """The share of the question's words with a term in section ``index``."""
@@ -79,7 +96,7 @@ def _is_single_syllable(terms: list[str]) -> bool:
 def _section_terms(section: Section) -> list[str]:
     return (
         tokenize(section.title) * _TITLE_WEIGHT
-        + tokenize(section.keywords)
+        + tokenize(section.keywords) * _KEYWORD_WEIGHT
         + tokenize(section.body)
     )
 

@@ -25,7 +25,7 @@ _STOPWORDS = frozenset(_STOPWORD_LIST.split())
 # section; as bigrams they would make any polite sentence match something.
 _KOREAN_STOP_LIST = (
     "세요 하세 니다 습니 합니 입니 있습 는지 나요 까요 려면 해요 어요 아요 에요 예요 "
-    "인가 가요 알려 려주 주세 설명 명해"
+    "인가 가요 알려 려주 주세 설명 명해 어떻 떻게 하나 나요"
 )
 _KOREAN_STOP_BIGRAMS = frozenset(_KOREAN_STOP_LIST.split())
 
@@ -52,6 +52,7 @@ def has_hangul(text: str) -> bool:
 def _stem(word: str) -> str:
     # Why: light suffix stripping is enough to match "resumes"/"resuming"/"resume" in a
     # small knowledge base; a full stemmer would be a dependency for little gain.
+    word = _strip_plural_ion(word)
     for suffix in ("ing", "ed", "s"):
         if len(word) > len(suffix) + 2 and word.endswith(suffix) and not word.endswith("ss"):
             word = word[: -len(suffix)]
@@ -59,6 +60,16 @@ def _stem(word: str) -> str:
                 word = word[:-1]
             break
     return word[:-1] if len(word) > 3 and word.endswith("e") else word
+
+
+def _strip_plural_ion(word: str) -> str:
+    """"reconnection(s)" → "reconnect", "compression" → "compress" (issue 17: "How does SSE
+    reconnect?" missed the section titled "Reconnection" and fell to "What is SSE")."""
+    if word.endswith("ions"):
+        word = word[:-1]
+    if len(word) > 6 and word.endswith(("ction", "ssion")):
+        return word[:-3]
+    return word
 
 
 def word_terms(text: str) -> list[list[str]]:

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from rill.config import BotConfig
 from rill.errors import NotFound
+from rill.extras import needs
 from rill.providers.base import Provider
 
 
@@ -21,11 +22,13 @@ def build_provider(bot: BotConfig) -> Provider:
 
         return GuideProvider(pace=bot.pace)
     if bot.provider == "openai":
-        from rill.providers.openai_compat import OpenAIProvider
+        with needs("providers", f"bot {bot.id!r} (provider openai)"):
+            from rill.providers.openai_compat import OpenAIProvider
 
         return OpenAIProvider(bot)
     if bot.provider == "anthropic":
-        from rill.providers.anthropic import AnthropicProvider
+        with needs("providers", f"bot {bot.id!r} (provider anthropic)"):
+            from rill.providers.anthropic import AnthropicProvider
 
         return AnthropicProvider(bot)
     raise ValueError(f"unknown provider kind {bot.provider!r} for bot {bot.id!r}")

@@ -58,3 +58,12 @@ def comment(text: str = "") -> bytes:
 def retry_field(milliseconds: int) -> bytes:
     """A bare ``retry:`` field that sets the client's reconnection delay."""
     return f"retry: {int(milliseconds)}\n\n".encode()
+
+
+def retry_line(milliseconds: int) -> bytes:
+    """A ``retry:`` field line to put in front of an event's own lines.
+
+    Why: a block holding only ``retry:`` dispatches an empty event in common
+    parsers (httpx-sse, the Anthropic SDK's decoder), though the spec dispatches none.
+    """
+    return f"retry: {int(milliseconds)}\n".encode()

@@ -53,9 +53,21 @@ class Store(ABC):
 
     @abstractmethod
     async def list_conversations(
-        self, user_id: str, chatbot_id: str | None = None, limit: int = 50
+        self,
+        user_id: str,
+        chatbot_id: str | None = None,
+        limit: int = 50,
+        before: tuple[int, str] | None = None,
     ) -> list[Conversation]:
-        """Most recently updated first."""
+        """Most recently updated first; with ``before`` (an ``(updated_at, id)`` key),
+        only those after it in that order (cursor pagination)."""
+
+    @abstractmethod
+    async def rename_conversation(
+        self, user_id: str, conversation_id: str, title: str
+    ) -> Conversation:
+        """Set its title (cut to the title length); its place in the list does not change.
+        ``NotFound`` if absent or another user's."""
 
     @abstractmethod
     async def delete_conversation(self, user_id: str, conversation_id: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from rill.extras import needs
 from rill.store.base import Store
 
 
@@ -18,7 +19,8 @@ def open_store(url: str) -> Store:
             return SQLiteStore(":memory:")
         return SQLiteStore(rest[1:] if rest.startswith("/") else rest)
     if parts.scheme in ("postgres", "postgresql"):
-        from rill.store.postgres import PostgresStore
+        with needs("postgres", "a PostgreSQL database"):
+            from rill.store.postgres import PostgresStore
 
         return PostgresStore(url)
     raise ValueError(f"unsupported database URL scheme {parts.scheme!r} (sqlite:// or postgresql://)")

@@ -13,6 +13,7 @@ Any query-string parameter asyncpg does not know becomes a server setting, so
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -31,12 +32,16 @@ _DRIVER_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
     asyncio.TimeoutError,
 )
+log = logging.getLogger(__name__)
 #: Arbitrary but fixed: every node takes the same advisory lock to migrate.
 _MIGRATION_LOCK_KEY = 0x72696C6C  # "rill"
 
 
 def _storage_error(exc: BaseException) -> StorageError:
-    return StorageError(f"postgresql: {type(exc).__name__}: {exc}")
+    # Why not the driver's text in the answer: it is for operators, not clients (issue 13).
+    log.warning("postgresql call failed: %s: %s", type(exc).__name__, exc,
+                extra={"event": "store_failed"})
+    return StorageError("storage unavailable")
 
 
 class _Conn:

@@ -173,24 +173,44 @@ class SQLStore(Store):
         return None if row is None else _conversation(row)
 
     async def list_conversations(
-        self, user_id: str, chatbot_id: str | None = None, limit: int = 50
+        self,
+        user_id: str,
+        chatbot_id: str | None = None,
+        limit: int = 50,
+        before: tuple[int, str] | None = None,
     ) -> list[Conversation]:
-        if chatbot_id is None:
-            rows = await self._db().fetch_all(
-                f"SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE user_id = $1 "
-                "ORDER BY updated_at DESC, id DESC LIMIT $2",
-                user_id,
-                limit,
-            )
-        else:
-            rows = await self._db().fetch_all(
-                f"SELECT {CONVERSATION_COLUMNS} FROM conversations "
-                "WHERE user_id = $1 AND chatbot_id = $2 ORDER BY updated_at DESC, id DESC LIMIT $3",
-                user_id,
-                chatbot_id,
-                limit,
-            )
+        where: list[str] = ["user_id = $1"]
+        args: list[str | int] = [user_id]
+        if chatbot_id is not None:
+            args.append(chatbot_id)
+            where.append(f"chatbot_id = ${len(args)}")
+        if before is not None:
+            args += [before[0], before[1]]
+            # Why the expanded form, not a row value: it is the same on SQLite and
+            # PostgreSQL, and the (user_id, updated_at) index still serves it.
+            n = len(args)
+            where.append(f"(updated_at < ${n - 1} OR (updated_at = ${n - 1} AND id < ${n}))")
+        args.append(limit)
+        rows = await self._db().fetch_all(
+            f"SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE {' AND '.join(where)} "
+            f"ORDER BY updated_at DESC, id DESC LIMIT ${len(args)}",
+            *args,
+        )
         return [_conversation(r) for r in rows]
+
+    async def rename_conversation(
+        self, user_id: str, conversation_id: str, title: str
+    ) -> Conversation:
+        row = await self._db().fetch_one(
+            f"UPDATE conversations SET title = $1 WHERE id = $2 AND user_id = $3 "
+            f"RETURNING {CONVERSATION_COLUMNS}",
+            title[:TITLE_LENGTH],
+            conversation_id,
+            user_id,
+        )
+        if row is None:
+            raise NotFound("no such conversation", conversation_id=conversation_id)
+        return _conversation(row)
 
     async def delete_conversation(self, user_id: str, conversation_id: str) -> None:
         async with self._transaction() as tx:

@@ -9,6 +9,7 @@ mode never waits for the writer.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import sqlite3
 from collections.abc import AsyncIterator
@@ -21,9 +22,16 @@ import aiosqlite
 from rill.errors import StorageError
 from rill.store.sql import Executor, Row, Script, SQLStore, T
 
+log = logging.getLogger(__name__)
 # Why: SQLite accepts ``?NNN`` numbered parameters, so the shared ``$n`` SQL
 # needs only this rewrite, done once per distinct statement.
 _PLACEHOLDER = re.compile(r"\$(\d+)")
+
+
+def _storage_error(exc: sqlite3.Error) -> StorageError:
+    # Why not the driver's text in the answer: it is for operators, not clients (issue 13).
+    log.warning("sqlite call failed: %s", exc, extra={"event": "store_failed"})
+    return StorageError("storage unavailable")
 
 
 def _sqlite_sql(sql: str, _cache: dict[str, str] = {}) -> str:  # noqa: B006 - a deliberate memo
@@ -50,7 +58,7 @@ class _Conn:
         try:
             return list(await self._conn.execute_fetchall(_sqlite_sql(sql), args))
         except sqlite3.Error as exc:
-            raise StorageError(f"sqlite: {exc}") from exc
+            raise _storage_error(exc) from exc
 
     async def fetch_all(self, sql: str, *args: Any) -> list[Row]:
         return await self._run(sql, args)
@@ -181,7 +189,7 @@ class SQLiteStore(SQLStore):
             try:
                 result: T = await execute(_run_in_thread, conn, script)
             except sqlite3.Error as exc:
-                raise StorageError(f"sqlite: {exc}") from exc
+                raise _storage_error(exc) from exc
         return result
 
     def _migration_lock(self) -> Any:

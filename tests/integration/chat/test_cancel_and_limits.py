@@ -19,7 +19,7 @@ def test_cancel_stops_the_reply_and_keeps_partial_text(rill_server):
         assert r.status_code == 202
         rest = resume(client, message_id, head.last_id)
         assert rest.names[-2:] == ["message_delta", "message_stop"]
-        assert rest.data("message_delta")["delta"]["stop_reason"] == "cancelled"
+        assert rest.data("message_delta")["delta"]["rill_stop_reason"] == "cancelled"
         partial = head.text + rest.text
         assert 0 < len(partial) < len(LONG) and LONG.startswith(partial)
         page = client.get("/api/history", params={"chatbotId": "slow"}).json()

@@ -46,6 +46,6 @@ def test_sigkill_mid_reply_leaves_it_interrupted_with_checkpointed_text(tmp_path
             assert len(reply["content"]) > 20 and LONG.startswith(reply["content"])
             rest = resume(client, head.message_id, head.last_id)
             assert (head.text + rest.text) == reply["content"]
-            assert rest.data("message_delta")["delta"]["stop_reason"] == "interrupted"
+            assert rest.data("message_delta")["delta"]["rill_stop_reason"] == "interrupted"
     finally:
         restarted.stop()

@@ -38,7 +38,7 @@ def test_sigterm_finishes_short_replies_and_interrupts_long_ones(server_factory)
                 c.headers["Authorization"] = token
                 with c.stream("POST", "/api/chat", json={"chatbotId": bot, "message": message}) as r:
                     chunks = r.iter_raw()
-                    head = next(chunks)  # the retry field: the turn has started
+                    head = next(chunks)  # message_start: the turn has started
                     streaming.wait()
                     rest = read_stream_from(head, chunks, r)
                     results[bot] = (rest, message)
@@ -60,5 +60,5 @@ def test_sigterm_finishes_short_replies_and_interrupts_long_ones(server_factory)
     assert quick.data("message_delta")["delta"]["stop_reason"] == "end_turn"
     endless, endless_message = results["endless"]
     assert endless.names[-1] == "message_stop", "the stream must end cleanly, not be cut"
-    assert endless.data("message_delta")["delta"]["stop_reason"] == "interrupted"
+    assert endless.data("message_delta")["delta"]["rill_stop_reason"] == "interrupted"
     assert endless_message.startswith(endless.text) and endless.text

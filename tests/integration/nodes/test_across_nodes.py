@@ -84,7 +84,7 @@ def test_cancel_on_a_third_node_stops_the_generation(three_nodes: Cluster) -> No
             watcher.close()
     for reader in (origin, watcher):
         assert reader.names[-2:] == ["message_delta", "message_stop"]
-        assert json.loads(reader.events[-2].data)["delta"]["stop_reason"] == "cancelled"
+        assert json.loads(reader.events[-2].data)["delta"]["rill_stop_reason"] == "cancelled"
     with client(c.url, token) as http:
         stored = http.get("/api/history", params={"chatbotId": "slow"}).json()["messages"]
     reply = next(m for m in stored if m["id"] == message_id)

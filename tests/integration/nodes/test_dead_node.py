@@ -74,7 +74,7 @@ def test_survivors_end_a_dead_nodes_reply_for_live_readers(cluster: Cluster) -> 
     print(f"dead node detected and its reply ended after {detected:.1f} s")
     assert detected <= DETECTION_BOUND + 2, detected  # slack for a loaded 2-core machine
     assert watcher.error is None and watcher.names[-2:] == ["message_delta", "message_stop"]
-    assert json.loads(watcher.events[-2].data)["delta"]["stop_reason"] == "interrupted"
+    assert json.loads(watcher.events[-2].data)["delta"]["rill_stop_reason"] == "interrupted"
     streamed = watcher.text
     assert 0 < len(streamed) < len(LONG) and LONG.startswith(streamed)
     reply = _reply(c.url, token, message_id)
@@ -132,4 +132,4 @@ def test_a_node_restarted_under_its_id_ends_its_own_replies_at_once(cluster: Clu
     resumed = resume_reader(cluster["c"].url, token, message_id, None)
     resumed.wait_ended(10)
     assert resumed.text == reply["content"]
-    assert json.loads(resumed.events[-2].data)["delta"]["stop_reason"] == "interrupted"
+    assert json.loads(resumed.events[-2].data)["delta"]["rill_stop_reason"] == "interrupted"

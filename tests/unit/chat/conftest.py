@@ -109,7 +109,7 @@ class Chat:
 
     def reader(self, message_id: str) -> Reader:
         """Follow the reply live, as the POST that started it does."""
-        return Reader(self.service.relay(message_id))
+        return Reader(self.service.relay(USER, message_id))
 
     async def follow_to_end(self, message_id: str) -> list[ServerSentEvent]:
         return await self.reader(message_id).to_end()

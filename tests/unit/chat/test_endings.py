@@ -16,7 +16,7 @@ CLOSING = ["content_block_stop", "message_delta", "message_stop"]
 
 def ending(seen: list[ServerSentEvent]) -> tuple[list[str], str]:
     """The names of the last three events, and the stop reason they carry."""
-    return [e.event for e in seen[-3:]], seen[-2].json()["delta"]["stop_reason"]
+    return [e.event for e in seen[-3:]], seen[-2].json()["delta"]["rill_stop_reason"]
 
 
 async def test_cancel_stops_the_reply_keeping_its_partial_text(chat: Chat) -> None:

@@ -25,7 +25,8 @@ def test_the_finale_bytes() -> None:
          b'data: {"type":"content_block_stop","index":0}\n\n', "6-11"),
         (b'event: message_delta\nid: 7-11\n'
          b'data: {"type":"message_delta","delta":{"stop_reason":"end_turn",'
-         b'"stop_sequence":null},"usage":{"output_tokens":3}}\n\n', "7-11"),
+         b'"stop_sequence":null,"rill_stop_reason":"end_turn"},"usage":{"output_tokens":3}}\n\n',
+         "7-11"),
         (b'event: message_stop\nid: 8-11\ndata: {"type":"message_stop"}\n\n', "8-11"),
     ]
 
@@ -60,7 +61,7 @@ def test_the_finale_is_numbered_after_the_body_at_the_final_offset(
     assert [e.id for e in decoded] == [eid for _, eid in closing]
     assert [e.event for e in decoded][-3:] == ["content_block_stop", "message_delta",
                                                "message_stop"]
-    assert decoded[-2].json()["delta"]["stop_reason"] == stop_reason
+    assert decoded[-2].json()["delta"]["rill_stop_reason"] == stop_reason
     assert decoded[-2].json()["usage"]["output_tokens"] == tokens
 
 
@@ -96,7 +97,7 @@ async def test_generation_recovery_and_rebuild_write_the_same_finale(
         assert replay.rebuild(stored, "scripted-model", "4-14") == by_recovery
 
     assert by_generation == by_recovery
-    assert SSEDecoder().feed(by_recovery[1])[0].json()["delta"]["stop_reason"] == "interrupted"
+    assert SSEDecoder().feed(by_recovery[1])[0].json()["delta"]["rill_stop_reason"] == "interrupted"
 
 
 async def test_a_failed_reply_rebuilt_from_the_store_ends_as_it_did_live(chat: Chat) -> None:

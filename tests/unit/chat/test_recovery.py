@@ -49,7 +49,7 @@ async def test_a_dead_nodes_reply_is_ended_as_interrupted_from_its_stream(
     assert [(e.event, e.id) for e in seen[-3:]] == [
         ("content_block_stop", "5-14"), ("message_delta", "6-14"), ("message_stop", "7-14")
     ]
-    assert seen[-2].json()["delta"]["stop_reason"] == "interrupted"
+    assert seen[-2].json()["delta"]["rill_stop_reason"] == "interrupted"
     assert stored.final_event_id == "7-14"
     assert await dead.broker.is_ended(events.stream_name(message_id))
 

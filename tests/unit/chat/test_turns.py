@@ -76,7 +76,7 @@ async def test_a_reply_streams_in_order_with_ids_counting_events_and_text(chat: 
         ("message_stop", "8-11"),
     ]
     assert "".join(e.json()["delta"]["text"] for e in seen[2:5]) == "Hello wörld"
-    assert seen[6].json()["delta"]["stop_reason"] == "end_turn"
+    assert seen[6].json()["delta"]["rill_stop_reason"] == "end_turn"
     assert seen[6].json()["usage"] == {"output_tokens": 3}
     # The stream a reader relays is exactly what the broker holds.
     assert [e.id for e in await chat.events_of(turn.message_id)] == [e.id for e in seen]
@@ -108,7 +108,7 @@ async def test_a_provider_that_stops_without_finish_completes_the_reply(chat: Ch
     seen = await chat.follow_to_end(turn.message_id)
 
     assert [e.event for e in seen[-3:]] == ["content_block_stop", "message_delta", "message_stop"]
-    assert seen[-2].json()["delta"]["stop_reason"] == "end_turn"
+    assert seen[-2].json()["delta"]["rill_stop_reason"] == "end_turn"
     stored = await chat.store.get_message(USER, turn.message_id)
     assert (stored.status, stored.content, stored.stop_reason) == ("complete", "all", "end_turn")
 

@@ -1,7 +1,7 @@
-"""The chat lane starts ordinary turns itself and hands everything else to the route.
+"""The chat lane and the FastAPI route admit turns by the same rules (http/admission.py).
 
-Whatever the lane does not take must reach FastAPI with the request unchanged, so
-the route's errors stay the endpoint's only definition of them.
+The lane answers whatever parses; a body that does not parse or validate must reach
+FastAPI unchanged, so the route's validation errors stay their only definition.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import orjson
 import pytest
 
 from rill.config import BotConfig, Settings
-from rill.http.app import build_services
+from rill.http.app import build_services, create_api
 from rill.http.chat_lane import ChatLane
 from rill.http.services import Services
 
@@ -51,7 +51,8 @@ async def services(tmp_path: Path) -> AsyncIterator[Services]:
 
 
 async def call(lane: ChatLane, body: bytes, headers: list[tuple[bytes, bytes]]) -> tuple[int, bytes]:
-    scope = {"type": "http", "method": "POST", "path": "/api/chat", "headers": headers}
+    scope = {"type": "http", "method": "POST", "path": "/api/chat", "headers": headers,
+             "query_string": b"", "root_path": "", "scheme": "http", "server": ("t", 80)}
     sent: list[dict[str, Any]] = []
     delivered = False
 
@@ -96,10 +97,12 @@ async def test_an_ordinary_turn_streams_without_the_route(services: Services) ->
 
 
 @pytest.mark.parametrize("case", [
-    "bad json", "not an object", "missing bot", "wrong type", "form body", "no token",
-    "bad token", "basic auth", "other user", "empty message", "regenerate",
+    "bad json", "not an object", "missing bot", "wrong type", "form body", "lone surrogate",
+    "nul in message",
 ])
-async def test_anything_unusual_goes_to_the_route_unchanged(services: Services, case: str) -> None:
+async def test_what_does_not_parse_goes_to_the_route_unchanged(
+    services: Services, case: str
+) -> None:
     route = Route(services)
     lane = ChatLane(route)  # type: ignore[arg-type]
     token = services.issuer.mint("alice")
@@ -117,21 +120,56 @@ async def test_anything_unusual_goes_to_the_route_unchanged(services: Services, 
     elif case == "form body":
         headers = [(b"content-type", b"application/x-www-form-urlencoded"),
                    (b"authorization", f"Bearer {token}".encode())]
-    elif case == "no token":
+    elif case == "lone surrogate":
+        body = b'{"chatbotId": "echo", "message": "a\\ud800b"}'
+    elif case == "nul in message":
+        body = b'{"chatbotId": "echo", "message": "a\\u0000b"}'
+    status, answer = await call(lane, body, headers)
+    assert (status, answer) == (299, b"route")
+    assert [b for _, b in route.calls] == [body]
+
+
+@pytest.mark.parametrize("case", [
+    "no token", "bad token", "basic auth", "other user", "empty message", "too long",
+    "regenerate without conversation", "regenerate with a message", "id that cannot exist",
+    "unknown conversation", "unknown bot",
+])
+async def test_the_lane_answers_as_the_route_does(services: Services, case: str) -> None:
+    route = Route(services)
+    lane = ChatLane(route)  # type: ignore[arg-type]
+    api = create_api(services.settings)
+    api.state.services = services
+    token = services.issuer.mint("alice")
+    good = {"chatbotId": "echo", "message": "hi"}
+    fields: dict[str, Any] = dict(good)
+    headers = json_headers(token)
+    if case == "no token":
         headers = json_headers()
     elif case == "bad token":
         headers = json_headers(token[:-3] + "abc")
     elif case == "basic auth":
         headers = [(b"content-type", b"application/json"), (b"authorization", b"Basic eDp5")]
     elif case == "other user":
-        body = orjson.dumps({**good, "userId": "bob"})
+        fields["userId"] = "bob"
     elif case == "empty message":
-        body = orjson.dumps({**good, "message": "  "})
-    elif case == "regenerate":
-        body = orjson.dumps({"chatbotId": "echo", "regenerate": True, "conversationId": "c"})
-    status, answer = await call(lane, body, headers)
-    assert (status, answer) == (299, b"route")
-    assert [b for _, b in route.calls] == [body]
+        fields["message"] = "  "
+    elif case == "too long":
+        fields["message"] = "x" * (services.settings.max_message_chars + 1)
+    elif case == "regenerate without conversation":
+        fields = {"chatbotId": "echo", "regenerate": True}
+    elif case == "regenerate with a message":
+        fields = {**good, "regenerate": True, "conversationId": "conv_x"}
+    elif case == "id that cannot exist":
+        fields["conversationId"] = "conv_nope"
+    elif case == "unknown conversation":
+        fields["conversationId"] = "conv_01J0000000000000000000000A"
+    elif case == "unknown bot":
+        fields["chatbotId"] = "nobody"
+    body = orjson.dumps(fields)
+    by_lane = await call(lane, body, headers)
+    by_route = await call(api, body, headers)  # type: ignore[arg-type]
+    assert route.calls == []
+    assert by_lane[0] >= 400 and by_lane == by_route
 
 
 async def test_errors_after_admission_are_problem_json(services: Services) -> None:

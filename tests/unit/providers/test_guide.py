@@ -25,6 +25,12 @@ from tests.fakes.providers import ask, collect, finish_of, text_of
         ("streaming stock prices to a dashboard", "use-prices"),
         ("parcel delivery tracking", "use-delivery"),
         ("EventSource onmessage", "eventsource"),
+        # Issue 17: these went to "What is SSE", "HTTP/2" and the fallback.
+        ("How does SSE reconnect?", "reconnect"),
+        ("Does the browser reconnect automatically?", "reconnect"),
+        ("Does SSE work behind nginx?", "proxies"),
+        ("Which providers does Rill support?", "providers"),
+        ("Is the stream compressed with gzip?", "proxies"),
     ],
 )
 def test_english_questions_find_their_section(question: str, section_id: str) -> None:
@@ -46,6 +52,8 @@ def test_english_questions_find_their_section(question: str, section_id: str) ->
         ("서버를 여러 대로 늘리려면 어떻게 하나요?", "deploy"),
         ("택배 배송 추적", "use-delivery"),
         ("비트코인 시세를 실시간으로", "use-prices"),
+        ("재연결은 어떻게 하나요?", "reconnect"),
+        ("nginx 뒤에서 SSE가 동작하나요?", "proxies"),
     ],
 )
 def test_korean_questions_find_their_section(question: str, section_id: str) -> None:

@@ -4,6 +4,7 @@ import type {
   ChatRequest,
   Conversation,
   HistoryPage,
+  Limits,
   Problem,
   Session,
 } from './types';
@@ -14,12 +15,15 @@ export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>
 export class ApiError extends Error {
   readonly status: number;
   readonly problem: Problem | null;
+  /** Seconds the server asks us to wait (`Retry-After`), when it says. */
+  readonly retryAfterS: number | null;
 
-  constructor(status: number, problem: Problem | null, fallback: string) {
+  constructor(status: number, problem: Problem | null, fallback: string, retryAfterS: number | null = null) {
     super(problem?.detail || problem?.title || fallback);
     this.name = 'ApiError';
     this.status = status;
     this.problem = problem;
+    this.retryAfterS = retryAfterS;
   }
 }
 
@@ -39,7 +43,13 @@ export async function problemOf(response: Response): Promise<ApiError> {
   } catch {
     problem = null;
   }
-  return new ApiError(response.status, problem, `HTTP ${response.status} ${response.statusText}`.trim());
+  const retryAfter = Number(response.headers.get('Retry-After'));
+  return new ApiError(
+    response.status,
+    problem,
+    `HTTP ${response.status} ${response.statusText}`.trim(),
+    Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : null,
+  );
 }
 
 export interface ApiClientOptions {
@@ -124,6 +134,18 @@ export class ApiClient {
 
   deleteConversation(id: string): Promise<void> {
     return this.json<void>(`/api/conversations/${encodeURIComponent(id)}`, { method: 'DELETE' });
+  }
+
+  /** The server's limits the composer checks before sending. */
+  limits(): Promise<Limits> {
+    return this.json<Limits>('/api/limits');
+  }
+
+  renameConversation(id: string, title: string): Promise<Conversation> {
+    return this.json<Conversation>(`/api/conversations/${encodeURIComponent(id)}`, {
+      method: 'PATCH',
+      body: JSON.stringify({ title }),
+    });
   }
 
   cancel(messageId: string): Promise<CancelResponse> {

@@ -4,6 +4,46 @@
  */
 
 export interface paths {
+    "/api/ai-sdk/chat": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send Ui Message
+         * @description Send the chat's new user message (or regenerate the last reply) and stream the reply.
+         */
+        post: operations["sendUiMessage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/ai-sdk/chat/{chat_id}/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Resume Ui Message Stream
+         * @description The chat's streaming reply from its start (the SDK replays it), or 204.
+         */
+        get: operations["resumeUiMessageStream"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/bots": {
         parameters: {
             query?: never;
@@ -12,7 +52,7 @@ export interface paths {
             cookie?: never;
         };
         /** List Bots */
-        get: operations["list_bots_api_bots_get"];
+        get: operations["listBots"];
         put?: never;
         post?: never;
         delete?: never;
@@ -34,7 +74,7 @@ export interface paths {
          * Send Message
          * @description Start a turn and stream the reply as Server-Sent Events.
          */
-        post: operations["send_message_api_chat_post"];
+        post: operations["sendMessage"];
         delete?: never;
         options?: never;
         head?: never;
@@ -54,7 +94,7 @@ export interface paths {
          * Cancel
          * @description Stop generating; the stream ends with stop reason ``cancelled``, the text so far is kept.
          */
-        post: operations["cancel_api_chat__message_id__cancel_post"];
+        post: operations["cancel"];
         delete?: never;
         options?: never;
         head?: never;
@@ -72,7 +112,7 @@ export interface paths {
          * Resume Stream
          * @description Resume a reply after ``Last-Event-ID``: missed events, then live ones until it ends.
          */
-        get: operations["resume_stream_api_chat__message_id__stream_get"];
+        get: operations["resumeStream"];
         put?: never;
         post?: never;
         delete?: never;
@@ -90,12 +130,12 @@ export interface paths {
         };
         /**
          * List Conversations
-         * @description Most recently updated first.
+         * @description Most recently updated first; ``nextCursor`` fetches the next page.
          */
-        get: operations["list_conversations_api_conversations_get"];
+        get: operations["listConversations"];
         put?: never;
         /** Create Conversation */
-        post: operations["create_conversation_api_conversations_post"];
+        post: operations["createConversation"];
         delete?: never;
         options?: never;
         head?: never;
@@ -113,10 +153,11 @@ export interface paths {
         put?: never;
         post?: never;
         /** Delete Conversation */
-        delete: operations["delete_conversation_api_conversations__conversation_id__delete"];
+        delete: operations["deleteConversation"];
         options?: never;
         head?: never;
-        patch?: never;
+        /** Rename Conversation */
+        patch: operations["renameConversation"];
         trace?: never;
     };
     "/api/history": {
@@ -130,13 +171,30 @@ export interface paths {
          * History
          * @description Newest page first (each page in time order); pass ``nextCursor`` as ``before``.
          */
-        get: operations["history_api_history_get"];
+        get: operations["history"];
         put?: never;
         /**
          * Seed History
          * @description The seed's request, unchanged: ``{userId, chatbotId, page, pageSize}``.
          */
-        post: operations["seed_history_api_history_post"];
+        post: operations["seedHistory"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/limits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Limits */
+        get: operations["limits"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -151,7 +209,7 @@ export interface paths {
             cookie?: never;
         };
         /** Me */
-        get: operations["me_api_me_get"];
+        get: operations["me"];
         put?: never;
         post?: never;
         delete?: never;
@@ -174,13 +232,13 @@ export interface paths {
          * @description Embedded mode: create an anonymous user (or renew the caller's session).
          *     Production mode: answer the authenticated user and set the cookie for browsers.
          */
-        post: operations["create_session_api_session_post"];
+        post: operations["createSession"];
         /**
          * End Session
          * @description Sign out: the caller's token is revoked (refused everywhere until it would have
          *     expired) and the cookie cleared. An invalid or missing token has nothing to revoke.
          */
-        delete: operations["end_session_api_session_delete"];
+        delete: operations["endSession"];
         options?: never;
         head?: never;
         patch?: never;
@@ -194,7 +252,7 @@ export interface paths {
             cookie?: never;
         };
         /** Healthz */
-        get: operations["healthz_healthz_get"];
+        get: operations["healthz"];
         put?: never;
         post?: never;
         delete?: never;
@@ -211,7 +269,71 @@ export interface paths {
             cookie?: never;
         };
         /** Readyz */
-        get: operations["readyz_readyz_get"];
+        get: operations["readyz"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/chat/completions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create Chat Completion
+         * @description Send a conversation, get the reply (``model`` is a Rill chatbot id); stored as
+         *     for ``POST /v1/messages``.
+         */
+        post: operations["createChatCompletion"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create Message
+         * @description Send a conversation, get the reply (``model`` is a Rill chatbot id).
+         *
+         *     Each request is stored as a turn of a new conversation, or of the conversation
+         *     ``X-Rill-Conversation-Id`` names; the model sees the messages the request sends.
+         */
+        post: operations["createMessage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Models
+         * @description Rill's chatbots: each bot id is a ``model``.
+         */
+        get: operations["listModels"];
         put?: never;
         post?: never;
         delete?: never;
@@ -224,6 +346,47 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        AnthropicError: {
+            error: {
+                message: string;
+                type: string;
+            } & {
+                [key: string]: unknown;
+            };
+            /** @enum {string} */
+            type: "error";
+        } & {
+            [key: string]: unknown;
+        };
+        AnthropicMessage: {
+            content: ({
+                text: string;
+                /** @enum {string} */
+                type: "text";
+            } & {
+                [key: string]: unknown;
+            })[];
+            conversation_id?: string;
+            id: string;
+            model: string;
+            /** @description Rill's own stop reason: Anthropic's, or `cancelled`, `error`, `interrupted` (which `stop_reason` reports as `end_turn`). */
+            rill_stop_reason?: string;
+            /** @enum {string} */
+            role: "assistant";
+            /** @enum {string|null} */
+            stop_reason: "end_turn" | "max_tokens" | "stop_sequence" | "tool_use" | "pause_turn" | "refusal" | "model_context_window_exceeded" | null;
+            stop_sequence?: string | null;
+            /** @enum {string} */
+            type: "message";
+            usage: {
+                input_tokens: number;
+                output_tokens: number;
+            } & {
+                [key: string]: unknown;
+            };
+        } & {
+            [key: string]: unknown;
+        };
         /** BotOut */
         BotOut: {
             /** Description */
@@ -244,6 +407,150 @@ export interface components {
             /** Status */
             status: string;
         };
+        /** @description One event of a chat stream, in the Anthropic Messages streaming format; the SSE `event` field is its `type`. */
+        ChatEvent: components["schemas"]["ChatEvent_message_start"] | components["schemas"]["ChatEvent_content_block_start"] | components["schemas"]["ChatEvent_content_block_delta"] | components["schemas"]["ChatEvent_content_block_stop"] | components["schemas"]["ChatEvent_message_delta"] | components["schemas"]["ChatEvent_message_stop"] | components["schemas"]["ChatEvent_ping"] | components["schemas"]["ChatEvent_error"];
+        ChatEvent_content_block_delta: {
+            delta: {
+                text: string;
+                /** @enum {string} */
+                type: "text_delta";
+            } & {
+                [key: string]: unknown;
+            };
+            index: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "content_block_delta";
+        } & {
+            [key: string]: unknown;
+        };
+        ChatEvent_content_block_start: {
+            content_block: {
+                text: string;
+                /** @enum {string} */
+                type: "text";
+            } & {
+                [key: string]: unknown;
+            };
+            index: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "content_block_start";
+        } & {
+            [key: string]: unknown;
+        };
+        ChatEvent_content_block_stop: {
+            index: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "content_block_stop";
+        } & {
+            [key: string]: unknown;
+        };
+        ChatEvent_error: {
+            error: {
+                message: string;
+                type: string;
+            } & {
+                [key: string]: unknown;
+            };
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "error";
+        } & {
+            [key: string]: unknown;
+        };
+        ChatEvent_message_delta: {
+            delta: {
+                /** @description Rill's own stop reason: Anthropic's, or `cancelled`, `error`, `interrupted` (which `stop_reason` reports as `end_turn`). */
+                rill_stop_reason?: string;
+                /** @enum {string|null} */
+                stop_reason: "end_turn" | "max_tokens" | "stop_sequence" | "tool_use" | "pause_turn" | "refusal" | "model_context_window_exceeded" | null;
+                stop_sequence?: string | null;
+            } & {
+                [key: string]: unknown;
+            };
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "message_delta";
+            usage: {
+                output_tokens: number;
+            } & {
+                [key: string]: unknown;
+            };
+        } & {
+            [key: string]: unknown;
+        };
+        ChatEvent_message_start: {
+            message: {
+                chatbot_id?: string;
+                content: unknown[];
+                conversation_id?: string;
+                id: string;
+                model: string;
+                /** @enum {string} */
+                role: "assistant";
+                /** @enum {string|null} */
+                stop_reason?: "end_turn" | "max_tokens" | "stop_sequence" | "tool_use" | "pause_turn" | "refusal" | "model_context_window_exceeded" | null;
+                stop_sequence?: string | null;
+                /** @enum {string} */
+                type: "message";
+                usage: {
+                    input_tokens: number;
+                    output_tokens: number;
+                } & {
+                    [key: string]: unknown;
+                };
+                user_message_id?: string | null;
+            } & {
+                [key: string]: unknown;
+            };
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "message_start";
+        } & {
+            [key: string]: unknown;
+        };
+        ChatEvent_message_stop: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "message_stop";
+        } & {
+            [key: string]: unknown;
+        };
+        ChatEvent_ping: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "ping";
+        } & {
+            [key: string]: unknown;
+        };
+        /** ChatMessage */
+        ChatMessage: {
+            /** Content */
+            content?: string | components["schemas"]["ContentPart"][] | null;
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "system" | "developer" | "user" | "assistant" | "tool" | "function";
+        };
         /** ChatRequest */
         ChatRequest: {
             /** Chatbotid */
@@ -262,6 +569,33 @@ export interface components {
             /** Userid */
             userId?: string | null;
         };
+        /**
+         * CompletionRequest
+         * @description ``POST /v1/chat/completions``. ``model`` is a Rill chatbot id (``GET /v1/models``).
+         */
+        CompletionRequest: {
+            /** Max Completion Tokens */
+            max_completion_tokens?: number | null;
+            /** Max Tokens */
+            max_tokens?: number | null;
+            /** Messages */
+            messages: components["schemas"]["ChatMessage"][];
+            /** Model */
+            model: string;
+            /**
+             * Stream
+             * @default false
+             */
+            stream?: boolean;
+            stream_options?: components["schemas"]["StreamOptions"] | null;
+        };
+        /** ContentPart */
+        ContentPart: {
+            /** Text */
+            text?: string | null;
+            /** Type */
+            type: string;
+        };
         /** ConversationOut */
         ConversationOut: {
             /** Chatbotid */
@@ -275,10 +609,17 @@ export interface components {
             /** Updatedat */
             updatedAt: string;
         };
+        /** ConversationRename */
+        ConversationRename: {
+            /** Title */
+            title: string;
+        };
         /** ConversationsOut */
         ConversationsOut: {
             /** Conversations */
             conversations: components["schemas"]["ConversationOut"][];
+            /** Nextcursor */
+            nextCursor?: string | null;
         };
         /** HealthOut */
         HealthOut: {
@@ -297,6 +638,23 @@ export interface components {
             messages: components["schemas"]["MessageOut"][];
             /** Nextcursor */
             nextCursor: string | null;
+        };
+        /** InputMessage */
+        InputMessage: {
+            /** Content */
+            content: string | components["schemas"]["TextBlock"][];
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "user" | "assistant";
+        };
+        /** LimitsOut */
+        LimitsOut: {
+            /** Maxbodybytes */
+            maxBodyBytes: number;
+            /** Maxmessagechars */
+            maxMessageChars: number;
         };
         /** MeOut */
         MeOut: {
@@ -331,6 +689,25 @@ export interface components {
             stopReason: string | null;
             usage: components["schemas"]["UsageOut"] | null;
         };
+        /**
+         * MessagesRequest
+         * @description ``POST /v1/messages``. ``model`` is a Rill chatbot id (``GET /v1/models``).
+         */
+        MessagesRequest: {
+            /** Max Tokens */
+            max_tokens: number;
+            /** Messages */
+            messages: components["schemas"]["InputMessage"][];
+            /** Model */
+            model: string;
+            /**
+             * Stream
+             * @default false
+             */
+            stream?: boolean;
+            /** System */
+            system?: string | components["schemas"]["TextBlock"][] | null;
+        };
         /** NewConversation */
         NewConversation: {
             /** Chatbotid */
@@ -340,6 +717,109 @@ export interface components {
              * @default
              */
             title?: string;
+        };
+        /** @description A `chat.completion.chunk` (the SSE `data`; the stream ends with `data: [DONE]`), or an in-stream error `{"error": {...}}`. */
+        OpenAIChunk: ({
+            choices: ({
+                delta: {
+                    content?: string | null;
+                    /** @enum {string} */
+                    role?: "assistant";
+                } & {
+                    [key: string]: unknown;
+                };
+                /** @enum {string|null} */
+                finish_reason?: "stop" | "length" | "tool_calls" | "content_filter" | null;
+                index: number;
+                /** @description Rill's own stop reason: Anthropic's, or `cancelled`, `error`, `interrupted` (which `stop_reason` reports as `end_turn`). */
+                rill_stop_reason?: string;
+            } & {
+                [key: string]: unknown;
+            })[];
+            created: number;
+            id: string;
+            model: string;
+            /** @enum {string} */
+            object: "chat.completion.chunk";
+            usage?: null | ({
+                completion_tokens: number;
+                prompt_tokens: number;
+                total_tokens: number;
+            } & {
+                [key: string]: unknown;
+            });
+        } & {
+            [key: string]: unknown;
+        }) | ({
+            error: {
+                code?: string | null;
+                message: string;
+                param?: string | null;
+                type: string;
+            } & {
+                [key: string]: unknown;
+            };
+        } & {
+            [key: string]: unknown;
+        });
+        OpenAICompletion: {
+            choices: ({
+                /** @enum {string|null} */
+                finish_reason: "stop" | "length" | "tool_calls" | "content_filter" | null;
+                index: number;
+                message: {
+                    content: string | null;
+                    /** @enum {string} */
+                    role: "assistant";
+                } & {
+                    [key: string]: unknown;
+                };
+                /** @description Rill's own stop reason: Anthropic's, or `cancelled`, `error`, `interrupted` (which `stop_reason` reports as `end_turn`). */
+                rill_stop_reason?: string;
+            } & {
+                [key: string]: unknown;
+            })[];
+            created: number;
+            id: string;
+            model: string;
+            /** @enum {string} */
+            object: "chat.completion";
+            usage?: {
+                completion_tokens: number;
+                prompt_tokens: number;
+                total_tokens: number;
+            } & {
+                [key: string]: unknown;
+            };
+        } & {
+            [key: string]: unknown;
+        };
+        OpenAIError: {
+            error: {
+                code?: string | null;
+                message: string;
+                param?: string | null;
+                type: string;
+            } & {
+                [key: string]: unknown;
+            };
+        } & {
+            [key: string]: unknown;
+        };
+        OpenAIModels: {
+            data: ({
+                created: number;
+                id: string;
+                /** @enum {string} */
+                object: "model";
+                owned_by: string;
+            } & {
+                [key: string]: unknown;
+            })[];
+            /** @enum {string} */
+            object: "list";
+        } & {
+            [key: string]: unknown;
         };
         /**
          * Problem
@@ -432,6 +912,109 @@ export interface components {
             /** Userid */
             userId: string;
         };
+        /** StreamOptions */
+        StreamOptions: {
+            /**
+             * Include Usage
+             * @default false
+             */
+            include_usage?: boolean;
+        };
+        /** TextBlock */
+        TextBlock: {
+            /** Text */
+            text?: string | null;
+            /** Type */
+            type: string;
+        };
+        /**
+         * UIChatRequest
+         * @description ``DefaultChatTransport``'s body: ``id`` is the chat id, a Rill conversation id.
+         */
+        UIChatRequest: {
+            /** Id */
+            id: string;
+            /** Messageid */
+            messageId?: string | null;
+            /** Messages */
+            messages: components["schemas"]["UIMessage"][];
+            /**
+             * Trigger
+             * @default submit-message
+             * @enum {string}
+             */
+            trigger?: "submit-message" | "regenerate-message";
+        };
+        /** UIMessage */
+        UIMessage: {
+            /** Id */
+            id: string;
+            /** Parts */
+            parts: components["schemas"]["UIPart"][];
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "system" | "user" | "assistant";
+        };
+        /** @description One chunk of the AI SDK's UI message stream (the SSE `data`); the stream ends with `data: [DONE]`. */
+        UIMessageChunk: ({
+            /** @enum {string} */
+            type: "start-step" | "finish-step";
+        } & {
+            [key: string]: unknown;
+        }) | ({
+            messageId?: string;
+            messageMetadata?: {
+                chatbotId?: string;
+                conversationId?: string;
+            } & {
+                [key: string]: unknown;
+            };
+            /** @enum {string} */
+            type: "start";
+        } & {
+            [key: string]: unknown;
+        }) | ({
+            id: string;
+            /** @enum {string} */
+            type: "text-start" | "text-end";
+        } & {
+            [key: string]: unknown;
+        }) | ({
+            delta: string;
+            id: string;
+            /** @enum {string} */
+            type: "text-delta";
+        } & {
+            [key: string]: unknown;
+        }) | ({
+            errorText: string;
+            /** @enum {string} */
+            type: "error";
+        } & {
+            [key: string]: unknown;
+        }) | ({
+            /** @enum {string} */
+            finishReason?: "stop" | "length" | "content-filter" | "tool-calls" | "error" | "interrupted" | "other";
+            messageMetadata?: {
+                /** @description Rill's own stop reason: Anthropic's, or `cancelled`, `error`, `interrupted` (which `stop_reason` reports as `end_turn`). */
+                rillStopReason?: string;
+            } & {
+                [key: string]: unknown;
+            };
+            /** @enum {string} */
+            type: "finish";
+        } & {
+            [key: string]: unknown;
+        });
+        /** UIPart */
+        UIPart: {
+            /** Text */
+            text?: string | null;
+            /** Type */
+            type: string;
+        };
         /** UsageOut */
         UsageOut: {
             /** Inputtokens */
@@ -448,7 +1031,186 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
-    list_bots_api_bots_get: {
+    sendUiMessage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UIChatRequest"];
+            };
+        };
+        responses: {
+            /** @description The reply as UI message chunks (`x-vercel-ai-ui-message-stream: v1`), ended by `data: [DONE]` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": components["schemas"]["UIMessageChunk"];
+                };
+            };
+            /** @description Bad request (for example, a body that is not JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Authenticated, but not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found, or not yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body or field too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency (store, broker, provider) is unavailable, or shutting down */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    resumeUiMessageStream: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                chat_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The reply as UI message chunks (`x-vercel-ai-ui-message-stream: v1`), ended by `data: [DONE]` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": components["schemas"]["UIMessageChunk"];
+                };
+            };
+            /** @description no reply is streaming in this chat */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad request (for example, a body that is not JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Authenticated, but not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found, or not yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body or field too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency (store, broker, provider) is unavailable, or shutting down */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listBots: {
         parameters: {
             query?: never;
             header?: never;
@@ -504,7 +1266,7 @@ export interface operations {
             };
         };
     };
-    send_message_api_chat_post: {
+    sendMessage: {
         parameters: {
             query?: never;
             header?: never;
@@ -523,7 +1285,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": string;
+                    "text/event-stream": components["schemas"]["ChatEvent"];
                 };
             };
             /** @description Bad request (for example, a body that is not JSON) */
@@ -609,7 +1371,7 @@ export interface operations {
             };
         };
     };
-    cancel_api_chat__message_id__cancel_post: {
+    cancel: {
         parameters: {
             query?: never;
             header?: never;
@@ -712,7 +1474,7 @@ export interface operations {
             };
         };
     };
-    resume_stream_api_chat__message_id__stream_get: {
+    resumeStream: {
         parameters: {
             query?: {
                 lastEventId?: string | null;
@@ -733,7 +1495,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": string;
+                    "text/event-stream": components["schemas"]["ChatEvent"];
                 };
             };
             /** @description nothing to resume */
@@ -826,11 +1588,12 @@ export interface operations {
             };
         };
     };
-    list_conversations_api_conversations_get: {
+    listConversations: {
         parameters: {
             query?: {
                 chatbotId?: string | null;
                 limit?: number;
+                cursor?: string | null;
             };
             header?: never;
             path?: never;
@@ -930,7 +1693,7 @@ export interface operations {
             };
         };
     };
-    create_conversation_api_conversations_post: {
+    createConversation: {
         parameters: {
             query?: never;
             header?: never;
@@ -1035,7 +1798,7 @@ export interface operations {
             };
         };
     };
-    delete_conversation_api_conversations__conversation_id__delete: {
+    deleteConversation: {
         parameters: {
             query?: never;
             header?: never;
@@ -1136,7 +1899,114 @@ export interface operations {
             };
         };
     };
-    history_api_history_get: {
+    renameConversation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                conversation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ConversationRename"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConversationOut"];
+                };
+            };
+            /** @description Bad request (for example, a body that is not JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Authenticated, but not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found, or not yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The current state does not allow it */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body or field too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A per-user limit is reached; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency (store, broker, provider) is unavailable, or shutting down */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    history: {
         parameters: {
             query: {
                 chatbotId: string;
@@ -1224,7 +2094,7 @@ export interface operations {
             };
         };
     };
-    seed_history_api_history_post: {
+    seedHistory: {
         parameters: {
             query?: never;
             header?: never;
@@ -1311,7 +2181,90 @@ export interface operations {
             };
         };
     };
-    me_api_me_get: {
+    limits: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LimitsOut"];
+                };
+            };
+            /** @description Bad request (for example, a body that is not JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Authenticated, but not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found, or not yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body or field too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency (store, broker, provider) is unavailable, or shutting down */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    me: {
         parameters: {
             query?: never;
             header?: never;
@@ -1394,7 +2347,7 @@ export interface operations {
             };
         };
     };
-    create_session_api_session_post: {
+    createSession: {
         parameters: {
             query?: never;
             header?: never;
@@ -1450,7 +2403,7 @@ export interface operations {
             };
         };
     };
-    end_session_api_session_delete: {
+    endSession: {
         parameters: {
             query?: never;
             header?: never;
@@ -1504,7 +2457,7 @@ export interface operations {
             };
         };
     };
-    healthz_healthz_get: {
+    healthz: {
         parameters: {
             query?: never;
             header?: never;
@@ -1560,7 +2513,7 @@ export interface operations {
             };
         };
     };
-    readyz_readyz_get: {
+    readyz: {
         parameters: {
             query?: never;
             header?: never;
@@ -1612,6 +2565,305 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createChatCompletion: {
+        parameters: {
+            query?: never;
+            header?: {
+                "X-Rill-Conversation-Id"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CompletionRequest"];
+            };
+        };
+        responses: {
+            /** @description A `chat.completion`, or with `stream: true` a stream of `chat.completion.chunk` objects ended by `data: [DONE]` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAICompletion"];
+                    "text/event-stream": components["schemas"]["OpenAIChunk"];
+                };
+            };
+            /** @description Invalid request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description No or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description Too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description A per-user limit is reached */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The reply failed */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The model timed out */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+        };
+    };
+    createMessage: {
+        parameters: {
+            query?: never;
+            header?: {
+                "X-Rill-Conversation-Id"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MessagesRequest"];
+            };
+        };
+        responses: {
+            /** @description A `Message`, or with `stream: true` its event stream (the same events as `POST /api/chat`) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicMessage"];
+                    "text/event-stream": components["schemas"]["ChatEvent"];
+                };
+            };
+            /** @description Invalid request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+            /** @description No or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+            /** @description Too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+            /** @description A per-user limit is reached */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+            /** @description The reply failed */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+            /** @description Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+            /** @description The model timed out */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+            /** @description Overloaded */
+            529: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+        };
+    };
+    listModels: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The chatbots, as OpenAI models */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIModels"];
+                };
+            };
+            /** @description Invalid request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description No or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description Too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description A per-user limit is reached */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The reply failed */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The model timed out */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
                 };
             };
         };

@@ -16,6 +16,7 @@ export type HistoryPage = Schemas['HistoryOut'];
 export type Conversation = Schemas['ConversationOut'];
 export type ChatRequest = Schemas['ChatRequest'];
 export type CancelResponse = Schemas['CancelOut'];
+export type Limits = Schemas['LimitsOut'];
 export type StopReason = 'end_turn' | 'max_tokens' | 'cancelled' | 'error' | 'interrupted';
 
 /** RFC 9457 problem details. */
@@ -57,7 +58,9 @@ export interface ContentBlockStopEvent {
 }
 export interface MessageDeltaEvent {
   type: 'message_delta';
-  delta: { stop_reason: string | null; stop_sequence?: string | null };
+  /** ``rill_stop_reason``: Rill's own reason (``cancelled``, ``error``, ``interrupted`` or
+   *  Anthropic's); ``stop_reason`` is always one of Anthropic's values. */
+  delta: { stop_reason: string | null; stop_sequence?: string | null; rill_stop_reason?: string };
   usage?: { output_tokens?: number };
 }
 export interface MessageStopEvent {

@@ -1,11 +1,15 @@
-import type { EventSourceMessage } from 'eventsource-parser';
-import { ApiClient, ApiError, NetworkError } from '../api/client';
-import type { Conversation, Message, StreamEvent } from '../api/types';
+import { ApiError, type ApiClient } from '../api/client';
+import type { ChatRequest, Message } from '../api/types';
+import { browserWake, DEFAULT_BACKOFF, type Backoff, type WakeSource } from './backoff';
+import { chatError } from './errors';
+import { defaultStorage, InFlightRecord, type InFlight, type StorageLike } from './inflight';
+import { initialReply, reduceReply, type ReplyEvent, type ReplyState } from './reducer';
 import { frameScheduler, type Scheduler } from './schedule';
-import { readEventStream } from './sse';
+import { ChatStore } from './store';
+import { ChatTransport, type OpenReply, type ReplyOutcome } from './transport';
 import type { ChatError, ChatMessage, ChatState } from './types';
 
-export type StorageLike = Pick<Storage, 'getItem' | 'setItem' | 'removeItem'>;
+export type { StorageLike };
 
 export interface ChatSessionOptions {
   chatbotId: string;
@@ -14,8 +18,10 @@ export interface ChatSessionOptions {
   storage?: StorageLike | null;
   /** Coalesces state updates; default: once per animation frame. */
   schedule?: Scheduler;
-  /** Waits between reconnection attempts after a dropped stream, in ms. */
-  reconnectDelays?: readonly number[];
+  /** Waits between reconnection attempts after a dropped stream. */
+  backoff?: Backoff;
+  /** What cuts a reconnection wait short; default: the browser's online / visible events. */
+  wake?: WakeSource;
   /** After Stop, how long to wait for the server's final events before aborting. */
   stopTimeoutMs?: number;
   pageSize?: number;
@@ -23,26 +29,13 @@ export interface ChatSessionOptions {
   language?: () => 'en' | 'ko';
 }
 
-/** What survives a reload mid-reply: a consistent (text, last event id) pair. */
-interface InFlight {
-  messageId: string;
-  lastEventId: string | null;
-  content: string;
-  conversationId: string | null;
-  createdAt: string;
-}
-
 /** One streaming reply: a POST or a resume, plus its reconnections. */
 interface Run {
   controller: AbortController;
-  /** Key of the assistant message in the message map (local id until message_start). */
+  /** Key of the assistant message in the store (local id until the server names it). */
   botKey: string;
   userKey: string | null;
-  /** Server id of the assistant message, known from message_start. */
-  messageId: string | null;
-  lastEventId: string | null;
-  retryMs: number;
-  finished: boolean;
+  reply: ReplyState;
   cancelRequested: boolean;
   stopTimer: ReturnType<typeof setTimeout> | null;
   /** The user's text, to send again when the POST never reached the server. */
@@ -63,22 +56,6 @@ const STATUS_BY_STOP_REASON: Record<string, ChatMessage['status']> = {
 let localCounter = 0;
 const localId = (kind: string) => `local-${kind}-${Date.now().toString(36)}-${(localCounter++).toString(36)}`;
 
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    if (signal.aborted) return reject(new DOMException('Aborted', 'AbortError'));
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(new DOMException('Aborted', 'AbortError'));
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-
-const isAbort = (error: unknown) => error instanceof DOMException && error.name === 'AbortError';
-
 function fromServer(message: Message): ChatMessage {
   return {
     id: message.id,
@@ -93,35 +70,32 @@ function fromServer(message: Message): ChatMessage {
   };
 }
 
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** A new conversation's title: the start of its first message, on one line. */
+function titleFrom(message: string): string {
+  const line = message.replace(/\s+/g, ' ').trim();
+  return line.length > 60 ? `${line.slice(0, 59)}…` : line;
+}
+
 /**
- * The streaming state of one chatbot, independent of any UI framework.
- *
- * Holds the merged message list (history pages + live messages, by id, in time
- * order), runs one reply at a time (send, resume, stop, regenerate), and
- * publishes immutable snapshots at most once per scheduled frame.
+ * The chat of one chatbot, independent of any UI framework: a thin orchestrator
+ * that runs one reply at a time (send, resume, stop, regenerate) through the
+ * transport, folds its events with the pure reducer, and mirrors the result
+ * into the store, which the UI subscribes to. Also pages history and manages
+ * the bot's conversations.
  */
 export class ChatSession {
   readonly chatbotId: string;
   private readonly api: ApiClient;
-  private readonly storage: StorageLike | null;
-  private readonly schedule: Scheduler;
-  private readonly reconnectDelays: readonly number[];
+  private readonly transport: ChatTransport;
+  private readonly store: ChatStore;
+  private readonly inFlight: InFlightRecord;
   private readonly stopTimeoutMs: number;
   private readonly pageSize: number;
   private readonly language: (() => 'en' | 'ko') | null;
-
-  private readonly messages = new Map<string, ChatMessage>();
-  /** Sort time of each message; local messages get one after everything known. */
-  private readonly sortTime = new Map<string, number>();
-  private maxTime = 0;
-  private order: readonly ChatMessage[] = [];
-  private orderDirty = false;
-  private readonly replaced = new Set<string>();
-
-  private state: Omit<ChatState, 'messages'>;
-  private snapshot: ChatState;
-  private readonly listeners = new Set<() => void>();
-  private flushScheduled = false;
 
   private run: Run | null = null;
   private cursor: string | null = null;
@@ -135,126 +109,54 @@ export class ChatSession {
   constructor(options: ChatSessionOptions) {
     this.chatbotId = options.chatbotId;
     this.api = options.api;
-    this.storage = options.storage === undefined ? defaultStorage() : options.storage;
-    this.schedule = options.schedule ?? frameScheduler;
-    this.reconnectDelays = options.reconnectDelays ?? [250, 1000, 2000, 4000, 8000];
+    this.transport = new ChatTransport(options.api, options.backoff ?? DEFAULT_BACKOFF, options.wake ?? browserWake);
+    this.inFlight = new InFlightRecord(this.chatbotId, options.storage === undefined ? defaultStorage() : options.storage);
     this.stopTimeoutMs = options.stopTimeoutMs ?? 3000;
     this.pageSize = options.pageSize ?? 20;
     this.language = options.language ?? null;
-    this.state = {
-      chatbotId: this.chatbotId,
-      isStreaming: false,
-      isReconnecting: false,
-      isStopping: false,
-      streamingMessageId: null,
-      hasMoreHistory: false,
-      isLoadingHistory: false,
-      isReady: false,
-      error: null,
-      conversationId: null,
-      conversations: [],
-    };
-    this.snapshot = { ...this.state, messages: this.order };
+    this.store = new ChatStore(
+      {
+        chatbotId: this.chatbotId,
+        isStreaming: false,
+        isReconnecting: false,
+        isStopping: false,
+        streamingMessageId: null,
+        streamingConversationId: null,
+        hasMoreHistory: false,
+        isLoadingHistory: false,
+        isReady: false,
+        error: null,
+        conversationId: null,
+        conversations: [],
+      },
+      options.schedule ?? frameScheduler,
+      () => {
+        if (this.run && Date.now() - this.lastPersist >= 200) this.persist();
+      },
+    );
   }
 
   // ---- subscription (useSyncExternalStore) ----
 
-  subscribe = (listener: () => void): (() => void) => {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  };
+  get subscribe(): ChatStore['subscribe'] {
+    return this.store.subscribe;
+  }
 
-  getSnapshot = (): ChatState => this.snapshot;
+  get getSnapshot(): () => ChatState {
+    return this.store.getSnapshot;
+  }
 
   /** Publishes pending changes now (tests, and before the page goes away). */
-  flush = (): void => {
-    this.flushScheduled = false;
-    if (this.orderDirty) {
-      this.order = this.sortedMessages();
-      this.orderDirty = false;
-    } else if (this.replaced.size > 0) {
-      this.order = this.order.map((m) => (this.replaced.has(m.id) ? (this.messages.get(m.id) ?? m) : m));
-    }
-    this.replaced.clear();
-    this.snapshot = { ...this.state, messages: this.order };
-    if (this.run && Date.now() - this.lastPersist >= 200) this.persist();
-    for (const listener of this.listeners) listener();
-  };
-
-  private changed(patch: Partial<Omit<ChatState, 'messages'>> = {}): void {
-    this.state = { ...this.state, ...patch };
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    this.schedule(this.flush);
+  flush(): void {
+    this.store.flush();
   }
 
-  // ---- messages ----
-
-  private sortedMessages(): ChatMessage[] {
-    const time = (m: ChatMessage) => this.sortTime.get(m.id) ?? 0;
-    return [...this.messages.values()].sort(
-      (a, b) =>
-        time(a) - time(b) ||
-        (a.role === b.role ? 0 : a.role === 'user' ? -1 : 1) ||
-        (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
-    );
+  private get state() {
+    return this.store.state;
   }
 
-  private put(message: ChatMessage, time?: number): void {
-    const isNew = !this.messages.has(message.id);
-    this.messages.set(message.id, message);
-    if (isNew) {
-      const t = time ?? Date.parse(message.createdAt);
-      const sortTime = Number.isFinite(t) ? t : this.maxTime + 1;
-      this.sortTime.set(message.id, sortTime);
-      this.maxTime = Math.max(this.maxTime, sortTime);
-      this.orderDirty = true;
-    } else {
-      // Same position, new object: swapped into the published order at the next flush.
-      this.replaced.add(message.id);
-    }
-  }
-
-  private update(id: string, patch: Partial<ChatMessage>): void {
-    const current = this.messages.get(id);
-    if (current) this.put({ ...current, ...patch });
-  }
-
-  private remove(id: string): void {
-    if (this.messages.delete(id)) {
-      this.sortTime.delete(id);
-      this.orderDirty = true;
-    }
-  }
-
-  private rename(oldId: string, newId: string): void {
-    if (oldId === newId) return;
-    const message = this.messages.get(oldId);
-    if (!message) return;
-    const time = this.sortTime.get(oldId);
-    this.remove(oldId);
-    this.remove(newId);
-    this.put({ ...message, id: newId }, time);
-  }
-
-  /** A local message sorts after everything known so far, whatever the clock says. */
-  private nextLocalTime(): number {
-    return Math.max(Date.now(), this.maxTime + 1);
-  }
-
-  private merge(messages: readonly Message[]): void {
-    for (const message of messages) {
-      if (this.run && (message.id === this.run.botKey || message.id === this.run.userKey)) continue;
-      if (this.pendingResume?.messageId === message.id) continue;
-      this.put(fromServer(message));
-    }
-  }
-
-  private clearMessages(): void {
-    this.messages.clear();
-    this.sortTime.clear();
-    this.maxTime = 0;
-    this.orderDirty = true;
+  private setError(error: ChatError | null): void {
+    this.store.patch({ error });
   }
 
   // ---- history and conversations ----
@@ -264,32 +166,32 @@ export class ChatSession {
     if (!this.initPromise) {
       this.initPromise = this.loadInitial().catch((error: unknown) => {
         this.initPromise = null;
-        this.changed({ error: { message: messageOf(error), retry: 'init' }, isLoadingHistory: false });
+        this.store.patch({ error: chatError(error, 'init'), isLoadingHistory: false });
       });
     }
     return this.initPromise;
   }
 
   private async loadInitial(): Promise<void> {
-    this.changed({ isLoadingHistory: true, error: null });
+    this.store.patch({ isLoadingHistory: true, error: null });
     const conversations = await this.api.listConversations(this.chatbotId);
-    const stored = this.readInFlight();
+    const stored = this.inFlight.read();
     const storedConversation =
       stored && conversations.some((c) => c.id === stored.conversationId) ? stored.conversationId : null;
     const conversationId = storedConversation ?? conversations[0]?.id ?? null;
-    this.changed({ conversations, conversationId });
+    this.store.patch({ conversations, conversationId });
     if (conversationId) await this.loadPage(this.generation, true);
-    else this.changed({ isLoadingHistory: false, hasMoreHistory: false });
-    this.changed({ isReady: true });
+    else this.store.patch({ isLoadingHistory: false, hasMoreHistory: false });
+    this.store.patch({ isReady: true });
     if (!this.run) this.resumeLeftover(stored && stored.conversationId === conversationId ? stored : null);
   }
 
   /** After a reload: continue the reply this tab was receiving, or any reply still streaming. */
   private resumeLeftover(stored: InFlight | null): void {
     if (stored && stored.conversationId === this.state.conversationId) {
-      const known = this.messages.get(stored.messageId);
+      const known = this.store.get(stored.messageId);
       if (!known || known.status === 'streaming') {
-        this.put(
+        this.store.put(
           {
             id: stored.messageId,
             role: 'assistant',
@@ -301,23 +203,38 @@ export class ChatSession {
             stopReason: null,
             error: null,
           },
-          known ? undefined : this.nextLocalTime(),
+          known ? undefined : this.store.nextLocalTime(),
         );
-        this.startResume(stored.messageId, stored.lastEventId);
+        this.startResume(stored.messageId, stored.lastEventId, stored.content);
         return;
       }
     }
-    this.clearInFlight();
-    const streaming = [...this.messages.values()].find((m) => m.role === 'assistant' && m.status === 'streaming');
-    if (streaming) {
-      // Unknown position: replay the reply from its first event.
-      this.update(streaming.id, { content: '' });
-      this.startResume(streaming.id, null);
+    this.inFlight.clear();
+    const streaming = [...this.store.values()].find((m) => m.role === 'assistant' && m.status === 'streaming');
+    // Unknown position: replay the reply from its first event.
+    if (streaming) this.startResume(streaming.id, null, '');
+  }
+
+  private merge(messages: readonly Message[]): void {
+    const run = this.run;
+    for (const message of messages) {
+      if (run && message.id === run.botKey) {
+        // Back in the conversation of a reply streaming in the background: the run's
+        // text is fresher than the page's.
+        if (!this.store.get(message.id)) this.store.put({ ...fromServer(message), content: run.reply.content, status: 'streaming' });
+        continue;
+      }
+      if (run && message.id === run.userKey) {
+        if (!this.store.get(message.id)) this.store.put(fromServer(message));
+        continue;
+      }
+      if (this.pendingResume?.messageId === message.id) continue;
+      this.store.put(fromServer(message));
     }
   }
 
   private async loadPage(generation: number, first: boolean): Promise<void> {
-    this.changed({ isLoadingHistory: true });
+    this.store.patch({ isLoadingHistory: true });
     try {
       const page = await this.api.history({
         chatbotId: this.chatbotId,
@@ -328,10 +245,10 @@ export class ChatSession {
       if (generation !== this.generation) return;
       this.merge(page.messages);
       this.cursor = page.nextCursor;
-      this.changed({ hasMoreHistory: page.hasMore && page.nextCursor !== null, isLoadingHistory: false });
+      this.store.patch({ hasMoreHistory: page.hasMore && page.nextCursor !== null, isLoadingHistory: false });
     } catch (error) {
       if (generation !== this.generation) return;
-      this.changed({ isLoadingHistory: false });
+      this.store.patch({ isLoadingHistory: false });
       throw error;
     }
   }
@@ -343,13 +260,13 @@ export class ChatSession {
     try {
       await this.loadPage(this.generation, false);
     } catch (error) {
-      this.changed({ error: { message: messageOf(error), retry: 'history' } });
+      this.setError(chatError(error, 'history'));
     }
   }
 
   async refreshConversations(): Promise<void> {
     try {
-      this.changed({ conversations: await this.api.listConversations(this.chatbotId) });
+      this.store.patch({ conversations: await this.api.listConversations(this.chatbotId) });
     } catch {
       // The list is a convenience; the chat itself still works.
     }
@@ -360,57 +277,92 @@ export class ChatSession {
     this.cursor = null;
     this.pendingResume = null;
     this.failedText = null;
-    this.clearMessages();
-    this.changed({ conversationId, hasMoreHistory: false, error: null, isReady: false });
+    this.store.clearMessages();
+    this.store.patch({ conversationId, hasMoreHistory: false, error: null, isReady: false });
     if (conversationId) {
       try {
         await this.loadPage(this.generation, true);
       } catch (error) {
-        this.changed({ error: { message: messageOf(error), retry: 'init' } });
+        this.setError(chatError(error, 'init'));
       }
     }
-    this.changed({ isReady: true });
+    this.store.patch({ isReady: true });
   }
 
-  /** Starts a fresh conversation with this bot. */
+  /**
+   * Shows a blank chat; the conversation is created with its first message
+   * (issue 17: each click used to leave an empty conversation behind). A reply
+   * streaming elsewhere continues in the background.
+   */
   async newChat(): Promise<void> {
-    if (this.run) return;
-    try {
-      const conversation = await this.api.createConversation(this.chatbotId);
-      this.changed({ conversations: [conversation, ...this.state.conversations.filter((c) => c.id !== conversation.id)] });
-      await this.show(conversation.id);
-    } catch (error) {
-      this.changed({ error: { message: messageOf(error), retry: null } });
-    }
+    await this.show(null);
   }
 
+  /** The conversation a new turn goes to: the shown one, or one created now for it. */
+  private async conversationFor(firstMessage: string): Promise<string> {
+    const shown = this.state.conversationId;
+    if (shown) return shown;
+    const conversation = await this.api.createConversation(this.chatbotId, titleFrom(firstMessage));
+    if (this.state.conversationId === null) {
+      this.store.patch({ conversationId: conversation.id, conversations: [conversation, ...this.state.conversations] });
+      for (const m of [...this.store.values()]) if (m.conversationId === null) this.store.update(m.id, { conversationId: conversation.id });
+    }
+    return conversation.id;
+  }
+
+  /** Shows another conversation; a reply streaming elsewhere continues in the background. */
   async selectConversation(id: string): Promise<void> {
-    if (this.run || id === this.state.conversationId) return;
+    if (id === this.state.conversationId) return;
     await this.show(id);
+  }
+
+  /** Renames a conversation; returns false (with the error shown) when the server refused. */
+  async renameConversation(id: string, title: string): Promise<boolean> {
+    try {
+      const renamed = await this.api.renameConversation(id, title);
+      this.store.patch({ conversations: this.state.conversations.map((c) => (c.id === id ? renamed : c)) });
+      return true;
+    } catch (error) {
+      this.setError(chatError(error, null));
+      return false;
+    }
   }
 
   async deleteConversation(id: string): Promise<void> {
     try {
       await this.api.deleteConversation(id);
     } catch (error) {
-      this.changed({ error: { message: messageOf(error), retry: null } });
+      this.setError(chatError(error, null));
       return;
     }
     const conversations = this.state.conversations.filter((c) => c.id !== id);
-    this.changed({ conversations });
+    this.store.patch({ conversations });
     if (id === this.state.conversationId) await this.show(conversations[0]?.id ?? null);
   }
 
   // ---- a reply ----
 
-  /** Sends a user message and streams the reply. Returns false when busy or empty. */
+  private turn(conversationId: string, extra: Partial<ChatRequest>): ChatRequest {
+    return {
+      chatbotId: this.chatbotId,
+      conversationId,
+      ...extra,
+      ...(this.language ? { language: this.language() } : {}),
+    };
+  }
+
+  /**
+   * Sends a user message and streams the reply. Returns false when busy, empty,
+   * or before history has loaded: a turn without a known conversation would land
+   * in one the user cannot see (issue 17).
+   */
   send(text: string): boolean {
     const message = text.trim();
-    if (!message || this.run) return false;
+    if (!message || this.run || !this.state.isReady) return false;
     this.failedText = null;
     const userKey = localId('user');
-    const now = this.nextLocalTime();
-    this.put(
+    const now = this.store.nextLocalTime();
+    this.store.put(
       {
         id: userKey,
         role: 'user',
@@ -425,31 +377,20 @@ export class ChatSession {
       now,
     );
     const run = this.startRun(userKey, message, null);
-    const body = {
-      chatbotId: this.chatbotId,
-      message,
-      ...(this.state.conversationId ? { conversationId: this.state.conversationId } : {}),
-      ...(this.language ? { language: this.language() } : {}),
-    };
-    void this.drive(run, () => this.api.postChat(body, run.controller.signal));
+    void this.drive(run, this.transport.start(async () => this.turn(await this.conversationFor(message), { message })));
     return true;
   }
 
   /** Replaces the last reply of the conversation with a new one. */
   regenerate(): boolean {
-    if (this.run || !this.state.conversationId) return false;
-    const last = this.sortedMessages().reverse().find((m) => m.role === 'assistant');
+    const conversationId = this.state.conversationId;
+    if (this.run || !conversationId) return false;
+    const last = this.store.sorted().reverse().find((m) => m.role === 'assistant');
     if (!last || last.id.startsWith('local-')) return false;
-    const time = this.sortTime.get(last.id);
-    this.remove(last.id);
+    const time = this.store.timeOf(last.id);
+    this.store.remove(last.id);
     const run = this.startRun(null, null, last, time);
-    const body = {
-      chatbotId: this.chatbotId,
-      conversationId: this.state.conversationId,
-      regenerate: true,
-      ...(this.language ? { language: this.language() } : {}),
-    };
-    void this.drive(run, () => this.api.postChat(body, run.controller.signal));
+    void this.drive(run, this.transport.start(async () => this.turn(conversationId, { regenerate: true })));
     return true;
   }
 
@@ -458,8 +399,8 @@ export class ChatSession {
     const run = this.run;
     if (!run || run.cancelRequested) return;
     run.cancelRequested = true;
-    this.changed({ isStopping: true });
-    if (run.messageId) this.requestCancel(run.messageId);
+    this.store.patch({ isStopping: true });
+    if (run.reply.messageId) this.requestCancel(run.reply.messageId);
     // Why: normally the stream ends by itself with stop reason "cancelled"; if the
     // server does not answer in time, abort locally so the UI never hangs.
     run.stopTimer = setTimeout(() => run.controller.abort(), this.stopTimeoutMs);
@@ -468,18 +409,17 @@ export class ChatSession {
   /** The action behind the error's retry button. */
   retry(): void {
     const error = this.state.error;
-    if (!error?.retry || this.run) return;
-    this.changed({ error: null });
+    if (!error?.retry || this.run || (error.retryAt !== null && Date.now() < error.retryAt)) return;
+    this.setError(null);
     switch (error.retry) {
       case 'send': {
         const text = this.failedText;
-        const failed = [...this.messages.values()].filter((m) => m.status === 'failed');
-        for (const m of failed) this.remove(m.id);
+        for (const m of [...this.store.values()]) if (m.status === 'failed') this.store.remove(m.id);
         if (text) this.send(text);
         break;
       }
       case 'resume':
-        if (this.pendingResume) this.startResume(this.pendingResume.messageId, this.pendingResume.lastEventId);
+        if (this.pendingResume) this.startResume(this.pendingResume.messageId, this.pendingResume.lastEventId, null);
         break;
       case 'history':
         void this.loadOlder();
@@ -492,7 +432,7 @@ export class ChatSession {
   }
 
   dismissError(): void {
-    this.changed({ error: null });
+    this.setError(null);
   }
 
   private requestCancel(messageId: string): void {
@@ -501,227 +441,129 @@ export class ChatSession {
     });
   }
 
+  private newRun(botKey: string, userKey: string | null, reply: ReplyState, text: string | null, replaced: ChatMessage | null): Run {
+    const run: Run = { controller: new AbortController(), botKey, userKey, reply, cancelRequested: false, stopTimer: null, text, replaced };
+    this.run = run;
+    return run;
+  }
+
   private startRun(userKey: string | null, text: string | null, replaced: ChatMessage | null, time?: number): Run {
     const botKey = localId('bot');
-    const t = time ?? this.nextLocalTime();
-    this.put(
+    const t = time ?? this.store.nextLocalTime();
+    const conversationId = this.state.conversationId;
+    this.store.put(
       {
         id: botKey,
         role: 'assistant',
         content: '',
         createdAt: new Date(t).toISOString(),
         chatbotId: this.chatbotId,
-        conversationId: this.state.conversationId,
+        conversationId,
         status: 'streaming',
         stopReason: null,
         error: null,
       },
       t,
     );
-    const run: Run = {
-      controller: new AbortController(),
-      botKey,
-      userKey,
-      messageId: null,
-      lastEventId: null,
-      retryMs: 0,
-      finished: false,
-      cancelRequested: false,
-      stopTimer: null,
-      text,
-      replaced,
-    };
-    this.run = run;
-    this.changed({ isStreaming: true, isStopping: false, isReconnecting: false, streamingMessageId: botKey, error: null });
+    const run = this.newRun(botKey, userKey, initialReply({ conversationId }), text, replaced);
+    this.store.patch({ isStreaming: true, isStopping: false, isReconnecting: false, streamingMessageId: botKey, streamingConversationId: conversationId, error: null });
     return run;
   }
 
-  private startResume(messageId: string, lastEventId: string | null): void {
+  /** Reconnects to a reply the server is (or was) generating; `content` null keeps what is shown. */
+  private startResume(messageId: string, lastEventId: string | null, content: string | null): void {
     if (this.run) return;
     this.pendingResume = null;
-    const run: Run = {
-      controller: new AbortController(),
-      botKey: messageId,
-      userKey: null,
+    const shown = this.store.get(messageId);
+    const reply = initialReply({
       messageId,
       lastEventId,
-      retryMs: 0,
-      finished: false,
-      cancelRequested: false,
-      stopTimer: null,
-      text: null,
-      replaced: null,
-    };
-    this.run = run;
-    this.update(messageId, { status: 'streaming', error: null });
-    this.changed({ isStreaming: true, isStopping: false, isReconnecting: true, streamingMessageId: messageId, error: null });
-    void this.drive(run, () => this.api.resumeChat(messageId, run.lastEventId, run.controller.signal));
+      conversationId: shown?.conversationId ?? this.state.conversationId,
+      content: content ?? shown?.content ?? '',
+    });
+    const run = this.newRun(messageId, null, reply, null, null);
+    this.store.update(messageId, { status: 'streaming', error: null, content: reply.content });
+    this.store.patch({ isStreaming: true, isStopping: false, isReconnecting: true, streamingMessageId: messageId, streamingConversationId: reply.conversationId, error: null });
+    void this.drive(run, this.transport.resume(messageId, lastEventId));
   }
 
-  /** Reads the reply to its end, reconnecting with Last-Event-ID when the connection drops. */
-  private async drive(run: Run, firstOpen: () => Promise<Response>): Promise<void> {
-    let open = firstOpen;
-    let attempt = 0;
-    for (;;) {
-      try {
-        const response = await open();
-        if (response.status === 204 || !response.body) {
-          // Nothing after our last event: the reply was already complete.
-          run.finished = true;
-          break;
-        }
-        this.changed({ isReconnecting: false });
-        this.learnMessageId(run, response);
-        const before = run.lastEventId;
-        await readEventStream(
-          response.body,
-          {
-            onEvent: (event) => this.applyEvent(run, event),
-            onRetry: (ms) => {
-              run.retryMs = ms;
-            },
-          },
-          run.controller.signal,
-        );
-        if (run.finished) break;
-        if (run.lastEventId !== before) attempt = 0;
-        throw new NetworkError('the stream ended before message_stop');
-      } catch (error) {
-        if (isAbort(error) || run.controller.signal.aborted) return this.end(run, 'aborted');
-        if (error instanceof ApiError && error.status === 422 && run.messageId && run.lastEventId !== null && attempt < this.reconnectDelays.length) {
-          // The server does not know our last event id (a stale saved one): replay the reply from its start.
-          attempt += 1;
-          run.lastEventId = null;
-          this.update(run.botKey, { content: '' });
-          this.changed();
-          const messageId = run.messageId;
-          open = () => this.api.resumeChat(messageId, null, run.controller.signal);
-          continue;
-        }
-        if (error instanceof ApiError) return this.fail(run, error);
-        if (!run.messageId || attempt >= this.reconnectDelays.length) return this.fail(run, error);
-        this.changed({ isReconnecting: true });
-        try {
-          await sleep(Math.max(run.retryMs, this.reconnectDelays[attempt] ?? 0), run.controller.signal);
-        } catch {
-          return this.end(run, 'aborted');
-        }
-        attempt += 1;
-        const messageId = run.messageId;
-        open = () => this.api.resumeChat(messageId, run.lastEventId, run.controller.signal);
-      }
-    }
-    this.end(run, 'finished');
+  private async drive(run: Run, open: OpenReply): Promise<void> {
+    const outcome: ReplyOutcome = await this.transport.stream(open, run.controller.signal, {
+      onEvent: (event, id) => this.apply(run, event, id),
+      onReconnecting: (isReconnecting) => {
+        if (this.run === run) this.store.patch({ isReconnecting });
+      },
+      cursor: () => run.reply,
+    });
+    if (outcome.kind === 'failed') this.fail(run, outcome.error);
+    else this.end(run, outcome.kind);
   }
 
-  /**
-   * Rill names the reply in a response header before the first event, so a
-   * connection that drops even before message_start can still be resumed.
-   */
-  private learnMessageId(run: Run, response: Response): void {
-    const id = response.headers.get('X-Rill-Message-Id');
-    if (!id || run.messageId) return;
-    this.rename(run.botKey, id);
-    run.botKey = id;
-    run.messageId = id;
-    if (run.cancelRequested) this.requestCancel(id);
-    this.changed({ streamingMessageId: id });
-  }
-
-  private applyEvent(run: Run, event: EventSourceMessage): void {
+  /** Folds an event into the run's reply and mirrors what changed into the store. */
+  private apply(run: Run, event: ReplyEvent, id: string | null): void {
     if (this.run !== run) return;
-    if (event.id) run.lastEventId = event.id;
-    let data: StreamEvent;
-    try {
-      data = JSON.parse(event.data) as StreamEvent;
-    } catch {
-      console.warn('rill: skipped a malformed event', event.event, event.data.slice(0, 200));
-      return;
+    const prev = run.reply;
+    const next = reduceReply(prev, event, id);
+    if (next === prev) return;
+    run.reply = next;
+    if (next.messageId && next.messageId !== prev.messageId) this.named(run, next.messageId);
+    if (run.userKey && next.userMessageId && next.userMessageId !== run.userKey) {
+      this.store.rename(run.userKey, next.userMessageId);
+      run.userKey = next.userMessageId;
     }
-    if (!data || typeof data !== 'object') return;
-    const bot = this.messages.get(run.botKey);
-    switch (data.type ?? event.event) {
-      case 'message_start':
-        this.onMessageStart(run, data as Extract<StreamEvent, { type: 'message_start' }>);
-        break;
-      case 'content_block_start': {
-        const text = (data as Extract<StreamEvent, { type: 'content_block_start' }>).content_block?.text;
-        if (bot && typeof text === 'string' && text) this.put({ ...bot, content: bot.content + text });
-        break;
-      }
-      case 'content_block_delta': {
-        const text = (data as Extract<StreamEvent, { type: 'content_block_delta' }>).delta?.text;
-        if (bot && typeof text === 'string') this.put({ ...bot, content: bot.content + text });
-        break;
-      }
-      case 'error': {
-        const error = (data as Extract<StreamEvent, { type: 'error' }>).error;
-        if (bot) this.put({ ...bot, error: error?.message || error?.type || 'error' });
-        break;
-      }
-      case 'message_delta': {
-        const reason = (data as Extract<StreamEvent, { type: 'message_delta' }>).delta?.stop_reason ?? null;
-        if (bot && reason) this.put({ ...bot, stopReason: reason });
-        break;
-      }
-      case 'message_stop':
-        run.finished = true;
-        break;
-      default:
-        return;
+    if (event.type === 'message_start') this.started(run, next.conversationId);
+    if (next.content !== prev.content || next.stopReason !== prev.stopReason || next.error !== prev.error) {
+      this.store.update(run.botKey, { content: next.content, stopReason: next.stopReason, error: next.error });
     }
-    this.changed();
   }
 
-  private onMessageStart(run: Run, data: Extract<StreamEvent, { type: 'message_start' }>): void {
-    const info = data.message;
-    if (!info?.id) return;
-    if (run.botKey !== info.id) {
-      this.rename(run.botKey, info.id);
-      run.botKey = info.id;
+  /** The server named the reply: the local message takes its id; a Stop already pressed is sent now. */
+  private named(run: Run, messageId: string): void {
+    if (run.botKey !== messageId) {
+      this.store.rename(run.botKey, messageId);
+      run.botKey = messageId;
     }
-    if (run.messageId !== info.id && run.cancelRequested) this.requestCancel(info.id);
-    run.messageId = info.id;
-    if (run.userKey && info.user_message_id && run.userKey !== info.user_message_id) {
-      this.rename(run.userKey, info.user_message_id);
-      run.userKey = info.user_message_id;
-    }
-    const conversationId = info.conversation_id ?? this.state.conversationId;
-    for (const key of [run.botKey, run.userKey]) if (key) this.update(key, { conversationId });
+    if (run.cancelRequested) this.requestCancel(messageId);
+    this.store.patch({ streamingMessageId: messageId });
+  }
+
+  private started(run: Run, replyConversation: string | null): void {
+    const shown = this.store.get(run.botKey) !== undefined;
+    const conversationId = replyConversation ?? this.state.conversationId;
+    for (const key of [run.botKey, run.userKey]) if (key) this.store.update(key, { conversationId });
     const isNewConversation = conversationId !== this.state.conversationId;
-    this.changed({ streamingMessageId: info.id, conversationId });
+    this.store.patch(shown ? { conversationId, streamingConversationId: conversationId } : { streamingConversationId: conversationId });
     if (isNewConversation || !this.state.conversations.some((c) => c.id === conversationId)) void this.refreshConversations();
     this.persist();
   }
 
   private fail(run: Run, error: unknown): void {
-    const accepted = run.messageId !== null;
     const message = messageOf(error);
-    if (accepted) {
+    const messageId = run.reply.messageId;
+    if (messageId !== null) {
       // The reply exists on the server: offer to reconnect to it.
-      this.pendingResume = { messageId: run.messageId!, lastEventId: run.lastEventId };
+      this.pendingResume = { messageId, lastEventId: run.reply.lastEventId };
       this.finishRun(run);
-      this.changed({ error: { message, retry: 'resume' } });
+      this.setError(chatError(error, 'resume'));
       return;
     }
-    this.remove(run.botKey);
-    if (run.replaced) this.put(run.replaced, this.sortTime.get(run.replaced.id));
-    if (run.userKey) this.update(run.userKey, { status: 'failed', error: message });
+    this.store.remove(run.botKey);
+    if (run.replaced) this.store.put(run.replaced, this.store.timeOf(run.replaced.id));
+    if (run.userKey) this.store.update(run.userKey, { status: 'failed', error: message });
     this.failedText = run.text;
     const retryable =
       !(error instanceof ApiError) || error.status >= 500 || error.status === 429 || error.status === 408;
-    const retry: ChatError['retry'] = run.text && retryable ? 'send' : null;
     this.finishRun(run);
-    this.changed({ error: { message, retry } });
+    this.setError(chatError(error, run.text && retryable ? 'send' : null));
   }
 
   private end(run: Run, how: 'finished' | 'aborted'): void {
-    const bot = this.messages.get(run.botKey);
+    const bot = this.store.get(run.botKey);
     if (bot) {
       let stopReason = bot.stopReason;
       if (how === 'aborted' && !stopReason) stopReason = 'cancelled';
       const status = (stopReason && STATUS_BY_STOP_REASON[stopReason]) || (bot.error ? 'error' : 'complete');
-      this.put({ ...bot, stopReason, status });
+      this.store.put({ ...bot, stopReason, status });
     }
     this.finishRun(run);
     if (how === 'finished') void this.refreshConversations();
@@ -731,74 +573,25 @@ export class ChatSession {
     if (run.stopTimer) clearTimeout(run.stopTimer);
     if (this.run !== run) return;
     this.run = null;
-    this.clearInFlight();
-    this.changed({ isStreaming: false, isStopping: false, isReconnecting: false, streamingMessageId: null });
+    this.inFlight.clear();
+    this.store.patch({ isStreaming: false, isStopping: false, isReconnecting: false, streamingMessageId: null, streamingConversationId: null });
   }
 
   /** Ends the session's network activity (tests, hot reload). The server keeps generating. */
   dispose(): void {
     this.persist();
     this.run?.controller.abort();
-    this.listeners.clear();
+    this.store.clearListeners();
   }
 
-  // ---- reload survival ----
-
-  private get storageKey(): string {
-    return `rill:inflight:${this.chatbotId}`;
-  }
-
-  /** Saves the in-flight reply's text with the id of the last event it includes. */
+  /** Saves the in-flight reply's text with the id of the last event it includes (reload survival). */
   persist(): void {
     const run = this.run;
-    if (!this.storage || !run?.messageId) return;
-    const bot = this.messages.get(run.botKey);
-    if (!bot) return;
-    const record: InFlight = {
-      messageId: run.messageId,
-      lastEventId: run.lastEventId,
-      content: bot.content,
-      conversationId: bot.conversationId,
-      createdAt: bot.createdAt,
-    };
-    try {
-      this.storage.setItem(this.storageKey, JSON.stringify(record));
+    const { messageId, lastEventId, content } = run?.reply ?? {};
+    const bot = run && this.store.get(run.botKey);
+    if (!messageId || !bot) return;
+    if (this.inFlight.write({ messageId, lastEventId: lastEventId ?? null, content: content ?? '', conversationId: bot.conversationId, createdAt: bot.createdAt })) {
       this.lastPersist = Date.now();
-    } catch {
-      // Storage full or disabled: a reload then replays the reply from its start.
-    }
-  }
-
-  private readInFlight(): InFlight | null {
-    try {
-      const raw = this.storage?.getItem(this.storageKey);
-      const record = raw ? (JSON.parse(raw) as InFlight) : null;
-      return record && typeof record.messageId === 'string' && typeof record.content === 'string' ? record : null;
-    } catch {
-      return null;
-    }
-  }
-
-  private clearInFlight(): void {
-    try {
-      this.storage?.removeItem(this.storageKey);
-    } catch {
-      // ignore
     }
   }
 }
-
-function defaultStorage(): StorageLike | null {
-  try {
-    return typeof sessionStorage === 'undefined' ? null : sessionStorage;
-  } catch {
-    return null;
-  }
-}
-
-function messageOf(error: unknown): string {
-  if (error instanceof Error) return error.message;
-  return String(error);
-}
-
-export type { Conversation };

@@ -18,10 +18,17 @@ export interface ChatMessage {
 
 export type RetryKind = 'send' | 'resume' | 'history' | 'init';
 
+/** What went wrong, so the UI can say it in the user's language. */
+export type ErrorKind = 'network' | 'rateLimited' | 'tooLarge' | 'server' | 'refused';
+
 export interface ChatError {
+  /** The server's problem detail, or the browser's message (shown in English only). */
   message: string;
+  kind: ErrorKind;
   /** What the retry button does; null when retrying cannot help. */
   retry: RetryKind | null;
+  /** Epoch ms before which retrying is refused anyway (429 Retry-After). */
+  retryAt: number | null;
 }
 
 export interface ChatState {
@@ -33,6 +40,8 @@ export interface ChatState {
   isReconnecting: boolean;
   isStopping: boolean;
   streamingMessageId: string | null;
+  /** The conversation the reply is being generated in (the user may be reading another). */
+  streamingConversationId: string | null;
   hasMoreHistory: boolean;
   isLoadingHistory: boolean;
   /** The first page of history (or its absence) is known. */

@@ -18,7 +18,7 @@ function renderChat(lang: Lang = 'en') {
   return render(
     <I18nProvider lang={lang}>
       <ChatProvider registry={registry}>
-        <ChatView bot={echo} />
+        <ChatView bot={echo} limits={{ maxBodyBytes: 64 * 1024, maxMessageChars: 32_000 }} api={new ApiClient({ fetch: server.fetch })} />
       </ChatProvider>
     </I18nProvider>,
   );
@@ -88,5 +88,38 @@ describe('ChatView', () => {
     const alert = await screen.findByRole('alert');
     expect(alert).toHaveTextContent('The model is overloaded.');
     expect(screen.getByRole('button', { name: 'Retry' })).toBeInTheDocument();
+  });
+
+  it('issue 17 bug 8: a rate-limited Retry stays disabled, counting down, until Retry-After has passed (in Korean)', async () => {
+    server.onChat = () =>
+      new Response(JSON.stringify({ title: 'Too Many Requests', status: 429, detail: 'Slow down' }), {
+        status: 429,
+        headers: { 'Content-Type': 'application/problem+json', 'Retry-After': '2' },
+      });
+    renderChat('ko');
+    const box = await screen.findByRole('textbox', { name: '메시지 입력' });
+    await waitFor(() => expect(box).toBeEnabled());
+    fireEvent.change(box, { target: { value: 'hi' } });
+    fireEvent.keyDown(box, { key: 'Enter' });
+    const alert = await screen.findByRole('alert');
+    expect(alert).toHaveTextContent('요청이 너무 많습니다');
+    expect(alert).not.toHaveTextContent('Slow down');
+    const retry = screen.getByRole('button', { name: /초 후 다시 시도/ });
+    expect(retry).toBeDisabled();
+    await waitFor(() => expect(screen.getByRole('button', { name: '다시 시도' })).toBeEnabled(), { timeout: 4000 });
+  });
+
+  it('issue 17 bug 6: a network failure is said in Korean, never as the browser\'s "Failed to fetch"', async () => {
+    server.onChat = () => {
+      throw new TypeError('Failed to fetch');
+    };
+    renderChat('ko');
+    const box = await screen.findByRole('textbox', { name: '메시지 입력' });
+    await waitFor(() => expect(box).toBeEnabled());
+    fireEvent.change(box, { target: { value: 'hi' } });
+    fireEvent.keyDown(box, { key: 'Enter' });
+    const alert = await screen.findByRole('alert');
+    expect(alert).toHaveTextContent('연결이 끊어졌습니다');
+    expect(document.body).not.toHaveTextContent('Failed to fetch');
   });
 });

@@ -1,15 +1,20 @@
 import { useEffect } from 'react';
-import type { Bot } from '../api/types';
+import type { Bot, Limits } from '../api/types';
 import { useStreamingChat } from '../hooks/useStreamingChat';
 import { useI18n } from '../i18n/I18n';
 import { Composer } from './Composer';
-import { AlertIcon, CloseIcon } from './icons';
+import type { ApiClient } from '../api/client';
+import { ErrorBanner } from './ErrorBanner';
+import { ExportButtons } from './ExportButtons';
 import { MessageList } from './MessageList';
 
-export function ChatView({ bot }: { bot: Bot }) {
+export function ChatView({ bot, limits, api }: { bot: Bot; limits: Limits; api: ApiClient }) {
   const { t } = useI18n();
   const chat = useStreamingChat({ name: bot.id });
-  const { isStreaming, stop } = chat;
+  const { stop } = chat;
+  // A reply of this bot may be streaming in another conversation than the one shown.
+  const isStreaming = chat.isStreaming && chat.streamingConversationId === chat.conversationId;
+  const busyElsewhere = chat.isStreaming && !isStreaming;
 
   useEffect(() => {
     if (!isStreaming) return;
@@ -20,28 +25,17 @@ export function ChatView({ bot }: { bot: Bot }) {
     return () => window.removeEventListener('keydown', onKey);
   }, [isStreaming, stop]);
 
-  const status = chat.isReconnecting ? t('reconnecting') : chat.isStopping ? t('stopping') : t('generating');
+  const status = chat.isReconnecting ? t('reconnectingCalm') : chat.isStopping ? t('stopping') : t('generating');
 
+  const shown = chat.conversations.find((c) => c.id === chat.conversationId);
   return (
     <div className="chat">
+      {shown && chat.messages.length > 0 && <ExportButtons api={api} bot={bot} conversation={shown} />}
       <MessageList chat={chat} bot={bot} onSuggestion={chat.send} />
       <div className="chat-bottom">
-        {chat.error && (
-          <div className="error-banner" role="alert">
-            <AlertIcon width={18} height={18} />
-            <span className="error-text">{chat.error.message}</span>
-            {chat.error.retry && (
-              <button type="button" className="btn btn-small" onClick={chat.retry}>
-                {t('retry')}
-              </button>
-            )}
-            <button type="button" className="icon-btn small" onClick={chat.dismissError} aria-label={t('dismiss')}>
-              <CloseIcon width={16} height={16} />
-            </button>
-          </div>
-        )}
+        {chat.error && <ErrorBanner error={chat.error} onRetry={chat.retry} onDismiss={chat.dismissError} />}
         {isStreaming && (
-          <div className="streaming-pill" aria-hidden="true">
+          <div className={`streaming-pill${chat.isReconnecting ? ' is-reconnecting' : ''}`} aria-hidden="true">
             <span className="pulse" />
             {status}
           </div>
@@ -53,7 +47,8 @@ export function ChatView({ bot }: { bot: Bot }) {
           botName={bot.name}
           streaming={isStreaming}
           stopping={chat.isStopping}
-          disabled={!chat.isReady && !chat.error}
+          disabled={!chat.isReady || busyElsewhere}
+          limits={limits}
           onSend={chat.send}
           onStop={stop}
         />

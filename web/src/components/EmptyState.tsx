@@ -21,11 +21,11 @@ export function EmptyState({ bot, onSuggestion }: { bot: Bot; onSuggestion: (tex
         {bot.name.slice(0, 1).toUpperCase()}
       </div>
       <h2>{t('emptyTitle', { bot: bot.name })}</h2>
-      <p>{bot.description || t('emptyHint')}</p>
+      {bot.description ? <p translate="no">{bot.description}</p> : <p>{t('emptyHint')}</p>}
       {suggestions.length > 0 && (
         <div className="suggestions" aria-label={t('suggestions')}>
           {suggestions.map((s) => (
-            <button key={s} type="button" className="chip" onClick={() => onSuggestion(s)}>
+            <button key={s} type="button" className="chip" translate="no" onClick={() => onSuggestion(s)}>
               {s}
             </button>
           ))}

@@ -1,4 +1,5 @@
-import { memo, useMemo, useRef, type MouseEvent } from 'react';
+import { memo, useLayoutEffect, useMemo, useRef, type MouseEvent } from 'react';
+import { useI18n } from '../i18n/I18n';
 import { BlockSplitter, renderBlock } from './markdown';
 import { copyText } from './clipboard';
 
@@ -25,8 +26,16 @@ export const Markdown = memo(function Markdown({ text, streaming }: { text: stri
   const splitter = useRef<BlockSplitter | null>(null);
   splitter.current ??= new BlockSplitter();
   const { frozen, tail } = splitter.current.split(text);
+  const { t } = useI18n();
+  const root = useRef<HTMLDivElement>(null);
+  const label = t('copyCode');
+  // Why here: block HTML is rendered once and memoized, without the UI language;
+  // the copy buttons get their accessible name in that language after each render.
+  useLayoutEffect(() => {
+    for (const button of root.current?.querySelectorAll('[data-code-copy]') ?? []) button.setAttribute('aria-label', label);
+  });
   return (
-    <div className={streaming ? 'markdown is-streaming' : 'markdown'} onClick={onCodeCopy}>
+    <div ref={root} className={streaming ? 'markdown is-streaming' : 'markdown'} onClick={onCodeCopy}>
       {frozen.map((raw, i) => (
         <Block key={i} raw={raw} />
       ))}

@@ -4,6 +4,7 @@ import { useI18n } from '../i18n/I18n';
 import { copyText } from './clipboard';
 import { AlertIcon, CheckIcon, CopyIcon, RefreshIcon } from './icons';
 import { Markdown } from './Markdown';
+import { BotAvatar } from './BotAvatar';
 
 interface Props {
   message: ChatMessage;
@@ -22,7 +23,7 @@ export const MessageItem = memo(function MessageItem({ message, botName, streami
   if (message.role === 'user') {
     return (
       <article className={`msg msg-user${message.status === 'failed' ? ' is-failed' : ''}`} data-id={message.id} data-role="user" aria-label={t('you')}>
-        <div className="bubble" title={title}>
+        <div className="bubble" title={title} translate="no">
           {message.content}
         </div>
         {message.status === 'failed' && (
@@ -51,14 +52,12 @@ export const MessageItem = memo(function MessageItem({ message, botName, streami
       data-status={message.status}
       aria-label={botName}
     >
-      <div className="avatar" aria-hidden="true">
-        {botName.slice(0, 1).toUpperCase()}
-      </div>
+      <BotAvatar botId={message.chatbotId} name={botName} />
       <div className="msg-body">
-        <div className="msg-name" title={title}>
+        <div className="msg-name" title={title} translate="no">
           {botName}
         </div>
-        <div className="msg-content" aria-live={streaming ? 'polite' : undefined} aria-busy={streaming || undefined} aria-atomic="false">
+        <div className="msg-content" translate="no" aria-live={streaming ? 'polite' : undefined} aria-busy={streaming || undefined} aria-atomic="false">
           {streaming && !message.content ? (
             <div className="typing" aria-label={t('generating')}>
               <span />

@@ -51,7 +51,7 @@ export function LangSwitch() {
       {options.map((o) => (
         <button key={o.value} type="button" className={lang === o.value ? 'on' : undefined} aria-pressed={lang === o.value} onClick={() => setLang(o.value)} lang={o.value}>
           {o.value === 'ko' ? '한' : 'EN'}
-          <span className="sr-only">{o.label}</span>
+          <span className="sr-only" translate="no">{o.label}</span>
         </button>
       ))}
     </div>

@@ -4,7 +4,8 @@ import { useChatRegistry } from '../hooks/ChatContext';
 import { useStreamingChat } from '../hooks/useStreamingChat';
 import { useI18n } from '../i18n/I18n';
 import type { LiveView } from '../App';
-import { BoxIcon, ChartIcon, PlusIcon, TrashIcon, TruckIcon } from './icons';
+import { BotAvatar } from './BotAvatar';
+import { BoxIcon, ChartIcon, PencilIcon, PlusIcon, TrashIcon, TruckIcon } from './icons';
 
 function BotButton({ bot, active, onSelect }: { bot: Bot; active: boolean; onSelect: (id: string) => void }) {
   const session = useChatRegistry().get(bot.id);
@@ -18,12 +19,10 @@ function BotButton({ bot, active, onSelect }: { bot: Bot; active: boolean; onSel
       aria-current={active ? 'page' : undefined}
       data-bot={bot.id}
     >
-      <span className="avatar small" aria-hidden="true">
-        {bot.name.slice(0, 1).toUpperCase()}
-      </span>
+      <BotAvatar botId={bot.id} name={bot.name} small />
       <span className="bot-text">
-        <span className="bot-name">{bot.name}</span>
-        <span className="bot-desc">{bot.description}</span>
+        <span className="bot-name" translate="no">{bot.name}</span>
+        <span className="bot-desc" translate="no">{bot.description}</span>
       </span>
       {streaming && <span className="activity-dot" title={t('replying', { bot: bot.name })} aria-label={t('replying', { bot: bot.name })} />}
     </button>
@@ -38,10 +37,43 @@ function conversationLabel(conversation: Conversation, fallback: string, lang: s
     : `${fallback} · ${date.toLocaleString(lang, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' })}`;
 }
 
+/** Inline title editor: Enter saves, Escape cancels, focus starts in the field. */
+function RenameForm({ initial, onSave, onCancel }: { initial: string; onSave: (title: string) => Promise<void>; onCancel: () => void }) {
+  const { t } = useI18n();
+  const [title, setTitle] = useState(initial);
+  return (
+    <form
+      className="conv-rename"
+      onSubmit={(event) => {
+        event.preventDefault();
+        if (title.trim()) void onSave(title);
+      }}
+    >
+      <input
+        value={title}
+        onChange={(event) => setTitle(event.target.value)}
+        onKeyDown={(event) => {
+          if (event.key === 'Escape') {
+            event.stopPropagation();
+            onCancel();
+          }
+        }}
+        aria-label={t('renameConversation')}
+        maxLength={200}
+        autoFocus
+      />
+      <button type="submit" className="btn btn-small" disabled={!title.trim()}>
+        {t('save')}
+      </button>
+    </form>
+  );
+}
+
 function Conversations({ botId, onPicked }: { botId: string; onPicked: () => void }) {
   const { t, lang } = useI18n();
   const chat = useStreamingChat({ name: botId });
   const [confirming, setConfirming] = useState<string | null>(null);
+  const [renaming, setRenaming] = useState<string | null>(null);
   return (
     <section className="side-section" aria-label={t('conversations')}>
       <div className="side-heading">
@@ -53,7 +85,6 @@ function Conversations({ botId, onPicked }: { botId: string; onPicked: () => voi
             void chat.newChat();
             onPicked();
           }}
-          disabled={chat.isStreaming}
         >
           <PlusIcon width={16} height={16} /> {t('newChat')}
         </button>
@@ -62,7 +93,15 @@ function Conversations({ botId, onPicked }: { botId: string; onPicked: () => voi
       <ul className="conv-list">
         {chat.conversations.map((c) => (
           <li key={c.id} className={c.id === chat.conversationId ? 'active' : undefined}>
-            {confirming === c.id ? (
+            {renaming === c.id ? (
+              <RenameForm
+                initial={c.title}
+                onCancel={() => setRenaming(null)}
+                onSave={async (title) => {
+                  if (await chat.renameConversation(c.id, title)) setRenaming(null);
+                }}
+              />
+            ) : confirming === c.id ? (
               <div className="conv-confirm">
                 <span>{t('confirmDelete')}</span>
                 <button
@@ -84,16 +123,22 @@ function Conversations({ botId, onPicked }: { botId: string; onPicked: () => voi
                 <button
                   type="button"
                   className="conv-item"
+                  translate="no"
                   onClick={() => {
                     void chat.selectConversation(c.id);
                     onPicked();
                   }}
-                  disabled={chat.isStreaming && c.id !== chat.conversationId}
                   aria-current={c.id === chat.conversationId ? 'true' : undefined}
                 >
                   {conversationLabel(c, t('untitled'), lang)}
                 </button>
-                <button type="button" className="icon-btn small conv-delete" onClick={() => setConfirming(c.id)} aria-label={t('deleteConversation')} title={t('deleteConversation')}>
+                {chat.isStreaming && c.id === chat.streamingConversationId && (
+                  <span className="activity-dot conv-generating" role="img" aria-label={t('generatingInConversation')} title={t('generatingInConversation')} />
+                )}
+                <button type="button" className="icon-btn small conv-action" onClick={() => setRenaming(c.id)} aria-label={t('renameConversation')} title={t('renameConversation')}>
+                  <PencilIcon width={15} height={15} />
+                </button>
+                <button type="button" className="icon-btn small conv-action" onClick={() => setConfirming(c.id)} aria-label={t('deleteConversation')} title={t('deleteConversation')}>
                   <TrashIcon width={15} height={15} />
                 </button>
               </>

@@ -42,8 +42,8 @@ const md = new Marked({
       const body = known ? hljs.highlight(text, { language, ignoreIllegals: true }).value : escapeHtml(text);
       const label = escapeHtml(language || 'text');
       return (
-        `<div class="code-block"><div class="code-head"><span>${label}</span>` +
-        `<button type="button" class="code-copy" data-code-copy aria-label="Copy code"></button></div>` +
+        `<div class="code-block"><div class="code-head"><span translate="no">${label}</span>` +
+        `<button type="button" class="code-copy" data-code-copy></button></div>` +
         `<pre><code class="hljs${known ? ` language-${escapeHtml(language)}` : ''}">${body}</code></pre></div>`
       );
     },

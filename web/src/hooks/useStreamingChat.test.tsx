@@ -28,7 +28,7 @@ beforeEach(() => {
   server.conversations = [conversation_('conv_1', 'echo')];
   registry = new ChatRegistry(new ApiClient({ fetch: server.fetch }), {
     schedule: (flush) => setTimeout(flush, 0),
-    reconnectDelays: [5, 5, 5],
+    backoff: { baseMs: 5, capMs: 5 },
     stopTimeoutMs: 100,
     storage: sessionStorage,
   });
@@ -158,7 +158,7 @@ describe('useStreamingChat', () => {
     await ready(result);
     act(() => void result.current.send('x'));
     await waitFor(() => expect(result.current.error).not.toBeNull());
-    expect(result.current.error).toEqual({ message: 'Slow down: 3 replies at once', retry: 'send' });
+    expect(result.current.error).toMatchObject({ message: 'Slow down: 3 replies at once', kind: 'rateLimited', retry: 'send' });
     expect(result.current.isStreaming).toBe(false);
     expect(result.current.messages).toHaveLength(1);
     expect(result.current.messages[0]).toMatchObject({ role: 'user', status: 'failed' });

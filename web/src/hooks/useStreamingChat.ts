@@ -12,6 +12,7 @@ export interface StreamingChat extends ChatState {
   newChat: () => Promise<void>;
   selectConversation: (id: string) => Promise<void>;
   deleteConversation: (id: string) => Promise<void>;
+  renameConversation: (id: string, title: string) => Promise<boolean>;
 }
 
 /**
@@ -38,6 +39,7 @@ export function useStreamingChat({ name }: { name: string }): StreamingChat {
       newChat: () => session.newChat(),
       selectConversation: (id: string) => session.selectConversation(id),
       deleteConversation: (id: string) => session.deleteConversation(id),
+      renameConversation: (id: string, title: string) => session.renameConversation(id, title),
     }),
     [session],
   );

@@ -18,7 +18,7 @@ export function InventoryPage() {
   const { t } = useI18n();
   const items = useRef(new Map<string, StockUpdate>());
   const render = useFrameRender();
-  const status = useHubStream<StockUpdate>(['inventory/:sku'], (update) => {
+  const hub = useHubStream<StockUpdate>(['inventory/:sku'], (update) => {
     if (typeof update.sku !== 'string' || typeof update.stock !== 'number') return;
     items.current.set(update.sku, update);
     render();
@@ -27,10 +27,10 @@ export function InventoryPage() {
   const max = Math.max(40, ...list.map((i) => i.stock));
 
   return (
-    <section className="live-page" aria-labelledby="inventory-title">
+    <section className="live-page" data-stale={hub.status === 'stale' || undefined} aria-labelledby="inventory-title">
       <header className="live-head">
         <h2 id="inventory-title">{t('inventory')}</h2>
-        <LiveStatus status={status} />
+        <LiveStatus hub={hub} />
       </header>
       {list.length === 0 ? (
         <Waiting />
@@ -40,7 +40,7 @@ export function InventoryPage() {
             const level = item.stock === 0 ? 'out' : item.stock <= LOW ? 'low' : 'ok';
             return (
               <div key={item.sku} className={`stock-row ${level}`} data-sku={item.sku}>
-                <div className="stock-name">
+                <div className="stock-name" translate="no">
                   <span>{item.name}</span>
                   <span className="muted mono">{item.sku}</span>
                 </div>

@@ -3,7 +3,7 @@ import { useI18n } from '../i18n/I18n';
 import { BellIcon } from '../components/icons';
 import { useHubStream } from './useHubStream';
 
-interface Note {
+export interface Note {
   id: string;
   title: string;
   body: string;
@@ -12,26 +12,64 @@ interface Note {
 }
 
 const KEEP = 50;
+const SEEN_KEY = 'rill:notifications-seen';
 
-/** A bell with the unread count; public notifications plus the user's private topic. */
+function readSeen(): number {
+  try {
+    return Number(localStorage.getItem(SEEN_KEY)) || 0;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Adds a notification once: the public and the private copy of one notification
+ * share its id (issue 17: the demo's two copies showed twice). Newest first.
+ */
+export function addNote(list: readonly Note[], note: Note): readonly Note[] {
+  if (list.some((n) => n.id === note.id)) return list;
+  return [...list, note].sort((a, b) => b.ts - a.ts).slice(0, KEEP);
+}
+
+/**
+ * A bell with the unread count; public notifications plus the user's private topic.
+ * The hub replays what it retains, so a reload keeps the recent ones; what was read
+ * is remembered by time, so replayed ones are not unread again.
+ */
 export function NotificationBell({ userId }: { userId: string | null }) {
   const { t, lang } = useI18n();
-  const [notes, setNotes] = useState<Note[]>([]);
-  const [unread, setUnread] = useState(0);
+  const [notes, setNotes] = useState<readonly Note[]>([]);
+  const [seen, setSeen] = useState(readSeen);
   const [open, setOpen] = useState(false);
   const panel = useRef<HTMLDivElement>(null);
   const topics = userId ? ['notifications', `users/${userId}/notifications`] : ['notifications'];
 
-  useHubStream<Note>(topics, (note) => {
-    if (typeof note.id !== 'string' || typeof note.title !== 'string') return;
-    setNotes((list) => (list.some((n) => n.id === note.id) ? list : [note, ...list].slice(0, KEEP)));
-    setUnread((n) => n + 1);
-  });
+  useHubStream<Note>(
+    topics,
+    (note) => {
+      if (typeof note.id !== 'string' || typeof note.title !== 'string' || typeof note.ts !== 'number') return;
+      setNotes((list) => addNote(list, note));
+    },
+    { replay: true },
+  );
+  const unread = notes.filter((n) => n.ts > seen).length;
 
-  const toggle = useCallback(() => {
-    setOpen((o) => !o);
-    setUnread(0);
-  }, []);
+  const markSeen = useCallback(() => {
+    const now = Math.max(Date.now(), ...notes.map((n) => n.ts));
+    setSeen(now);
+    try {
+      localStorage.setItem(SEEN_KEY, String(now));
+    } catch {
+      // Storage disabled: the count resets with the page.
+    }
+  }, [notes]);
+
+  // What arrives while the panel is open is read as it arrives.
+  useEffect(() => {
+    if (open) markSeen();
+  }, [open, markSeen]);
+
+  const toggle = useCallback(() => setOpen((o) => !o), []);
 
   useEffect(() => {
     if (!open) return;
@@ -66,9 +104,9 @@ export function NotificationBell({ userId }: { userId: string | null }) {
           ) : (
             <ul>
               {notes.map((n) => (
-                <li key={n.id} className={`note ${n.kind}`}>
+                <li key={n.id} className={`note ${n.kind}`} data-id={n.id}>
                   <span className="note-dot" aria-hidden="true" />
-                  <div>
+                  <div translate="no">
                     <div className="note-title">{n.title}</div>
                     <div className="note-body">{n.body}</div>
                     <div className="note-time">{new Date(n.ts).toLocaleTimeString(lang === 'ko' ? 'ko-KR' : 'en-US')}</div>

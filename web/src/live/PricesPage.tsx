@@ -25,7 +25,7 @@ export function PricesPage() {
   const { t, lang } = useI18n();
   const tickers = useRef(new Map<string, Ticker>());
   const render = useFrameRender();
-  const status = useHubStream<PriceUpdate>(['prices/:symbol'], (update) => {
+  const hub = useHubStream<PriceUpdate>(['prices/:symbol'], (update) => {
     if (typeof update.symbol !== 'string' || typeof update.price !== 'number') return;
     const ticker = tickers.current.get(update.symbol);
     const history = [...(ticker?.history ?? []), update.price].slice(-POINTS);
@@ -38,10 +38,10 @@ export function PricesPage() {
   const money = (n: number) => n.toLocaleString(lang === 'ko' ? 'ko-KR' : 'en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
 
   return (
-    <section className="live-page" aria-labelledby="prices-title">
+    <section className="live-page" data-stale={hub.status === 'stale' || undefined} aria-labelledby="prices-title">
       <header className="live-head">
         <h2 id="prices-title">{t('prices')}</h2>
-        <LiveStatus status={status} />
+        <LiveStatus hub={hub} />
       </header>
       {list.length === 0 ? (
         <Waiting />
@@ -52,7 +52,7 @@ export function PricesPage() {
             const tick = previous === null ? '' : last.price > previous ? 'tick-up' : last.price < previous ? 'tick-down' : '';
             return (
               <article key={last.symbol} className="ticker card" data-symbol={last.symbol} aria-label={last.symbol}>
-                <div className="ticker-top">
+                <div className="ticker-top" translate="no">
                   <span className="ticker-symbol">{last.symbol}</span>
                   <span className={`ticker-change ${up ? 'up' : 'down'}`}>
                     {up ? '▲' : '▼'} {Math.abs(last.changePct).toFixed(2)}%

@@ -39,7 +39,7 @@ export function TrackingPage() {
   const { t, lang } = useI18n();
   const parcels = useRef(new Map<string, ParcelUpdate[]>());
   const render = useFrameRender();
-  const status = useHubStream<ParcelUpdate>(['parcels/:id'], (update) => {
+  const hub = useHubStream<ParcelUpdate>(['parcels/:id'], (update) => {
     if (typeof update.id !== 'string' || typeof update.step !== 'number') return;
     const events = parcels.current.get(update.id) ?? [];
     if (!events.some((e) => e.step === update.step)) parcels.current.set(update.id, [...events, update].sort((a, b) => a.step - b.step));
@@ -50,10 +50,10 @@ export function TrackingPage() {
   const list = [...parcels.current.entries()].sort((a, b) => (b[1].at(-1)?.ts ?? 0) - (a[1].at(-1)?.ts ?? 0)).slice(0, 6);
 
   return (
-    <section className="live-page" aria-labelledby="tracking-title">
+    <section className="live-page" data-stale={hub.status === 'stale' || undefined} aria-labelledby="tracking-title">
       <header className="live-head">
         <h2 id="tracking-title">{t('tracking')}</h2>
-        <LiveStatus status={status} />
+        <LiveStatus hub={hub} />
       </header>
       {list.length === 0 ? (
         <Waiting />
@@ -67,7 +67,7 @@ export function TrackingPage() {
               <article key={id} className="parcel card" data-parcel={id} aria-label={id}>
                 <div className="parcel-head">
                   <div>
-                    <div className="parcel-id">{id}</div>
+                    <div className="parcel-id" translate="no">{id}</div>
                     <div className={`parcel-status${delivered ? ' done' : ''}`}>{label(last.status)}</div>
                   </div>
                   <div className="parcel-meta">
@@ -91,7 +91,7 @@ export function TrackingPage() {
                         <span className="tl-dot" aria-hidden="true" />
                         <span className="tl-label">{label(step)}</span>
                         {event && (
-                          <span className="tl-detail">
+                          <span className="tl-detail" translate="no">
                             {event.location} · {time(event.ts)}
                           </span>
                         )}

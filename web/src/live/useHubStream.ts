@@ -1,6 +1,26 @@
 import { useEffect, useReducer, useRef, useState } from 'react';
 
-export type HubStatus = 'connecting' | 'open' | 'reconnecting';
+export type HubStatus = 'connecting' | 'open' | 'reconnecting' | 'stale';
+
+export interface HubState {
+  status: HubStatus;
+  /** When the last update arrived (epoch ms), null before the first. */
+  lastUpdate: number | null;
+}
+
+/** No update for this long while "open" means the publisher stopped: the numbers are old. */
+export const STALE_MS = 10_000;
+
+/**
+ * What the page should claim about its data. Why not just the connection state: after
+ * a server restart the EventSource reconnects by itself and says "open", while the
+ * publisher may be gone and the numbers frozen (issue 17).
+ */
+export function freshness(connection: HubStatus, lastUpdate: number | null, now: number, staleMs = STALE_MS): HubStatus {
+  if (lastUpdate === null) return connection;
+  if (connection === 'reconnecting' || now - lastUpdate > staleMs) return 'stale';
+  return connection;
+}
 
 /** Event types `rill demo` publishes (an update without a type arrives as "message"). */
 const TYPES = ['message', 'price', 'inventory', 'parcel', 'notification'];
@@ -18,9 +38,11 @@ export function useHubStream<T>(
   topics: readonly string[],
   onUpdate: (data: T, type: string) => void,
   options: { replay?: boolean } = {},
-): HubStatus {
+): HubState {
   const replay = options.replay ?? false;
   const [status, setStatus] = useState<HubStatus>('connecting');
+  const lastUpdate = useRef<number | null>(null);
+  const [now, setNow] = useState(() => Date.now());
   const handler = useRef(onUpdate);
   handler.current = onUpdate;
   const key = topics.join('\n');
@@ -43,15 +65,21 @@ export function useHubStream<T>(
       } catch {
         return; // not JSON: not one of ours
       }
+      lastUpdate.current = Date.now();
       handler.current(data, event.type);
     };
     for (const type of TYPES) source.addEventListener(type, listen as EventListener);
     source.onopen = () => setStatus('open');
     source.onerror = () => setStatus('reconnecting');
-    return () => source.close();
+    // Re-check freshness now and then: staleness is the absence of events.
+    const clock = setInterval(() => setNow(Date.now()), 2000);
+    return () => {
+      clearInterval(clock);
+      source.close();
+    };
   }, [key, replay]);
 
-  return status;
+  return { status: freshness(status, lastUpdate.current, Math.max(now, lastUpdate.current ?? 0)), lastUpdate: lastUpdate.current };
 }
 
 /** Re-renders at most once per animation frame, however many updates arrive. */

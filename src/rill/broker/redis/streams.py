@@ -19,6 +19,7 @@ from rill.broker.redis.entries import BATCH, Position, checked, is_end, payload_
 from rill.broker.redis.errors import fail
 from rill.broker.redis.reader import BLOCK_MS, StreamReader, Subscription
 from rill.broker.redis.signals import SignalHub
+from rill.errors import BrokerError
 
 T = TypeVar("T")
 
@@ -83,6 +84,11 @@ class RedisBroker(Broker):
 
     async def start(self) -> None:
         await self.ping()
+        info = await self._call(lambda: self._client.info("cluster"))
+        if info.get("cluster_enabled"):
+            # Why refuse: the scripts and the reader touch keys in several hash slots,
+            # which a cluster rejects (CROSSSLOT) only once traffic arrives.
+            raise BrokerError("redis: Redis Cluster is not supported; use a standalone Redis")
 
     async def close(self) -> None:
         self._closed = True

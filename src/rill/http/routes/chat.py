@@ -6,16 +6,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Response
 
-from rill.chat.service import TurnRequest
-from rill.errors import InvalidInput, PayloadTooLarge
-from rill.http.identity import CurrentUser, ServicesDep, check_claimed_user
+from rill.fields import RecordId
+from rill.http.admission import admit, start_reply
+from rill.http.identity import CurrentUser, ServicesDep
 from rill.http.schemas import CancelOut, ChatRequest
-from rill.http.services import Services
 from rill.http.sse import EventStreamResponse
 
 router = APIRouter(prefix="/api/chat", tags=["chat"])
 
-MessageId = Annotated[str, Path(min_length=1, max_length=64)]
+MessageId = Annotated[RecordId, Path()]
 SSE_DOC: dict[int | str, dict[str, Any]] = {200: {"content": {"text/event-stream": {}},
                  "description": "Anthropic Messages streaming events"}}
 
@@ -25,41 +24,7 @@ async def send_message(
     body: ChatRequest, user: CurrentUser, services: ServicesDep
 ) -> EventStreamResponse:
     """Start a turn and stream the reply as Server-Sent Events."""
-    check_claimed_user(user, body.userId)
-    message = body.message
-    if body.regenerate:
-        if message is not None:
-            raise InvalidInput("send either a message or regenerate, not both")
-        if body.conversationId is None:
-            raise InvalidInput("regenerate needs the conversationId")
-    else:
-        if message is None or not message.strip():
-            raise InvalidInput("message must not be empty")
-        if len(message) > services.settings.max_message_chars:
-            raise PayloadTooLarge(
-                f"message is longer than {services.settings.max_message_chars} characters"
-            )
-    return await start_reply(services, TurnRequest(
-        user_id=user,
-        chatbot_id=body.chatbotId,
-        message=message,
-        conversation_id=body.conversationId,
-        regenerate=body.regenerate,
-        language=body.language,
-    ))
-
-
-async def start_reply(services: Services, request: TurnRequest) -> EventStreamResponse:
-    """Admit the turn (rate limit), start it, and stream its reply (also ``chat_lane``)."""
-    await services.chat_limit.hit(request.user_id)
-    turn = await services.chat.start_turn(request)
-    return EventStreamResponse(
-        services.chat.relay(turn.message_id),
-        heartbeat=services.heartbeat,
-        retry_ms=services.settings.retry_ms,
-        headers={"X-Rill-Message-Id": turn.message_id,
-                 "X-Rill-Conversation-Id": turn.conversation_id},
-    )
+    return await start_reply(services, admit(body, user, services.settings.max_message_chars))
 
 
 @router.get("/{message_id}/stream", status_code=200, response_class=EventStreamResponse,

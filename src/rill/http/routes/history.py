@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from rill.fields import Cursor, Text
 from rill.http.identity import CurrentUser, ServicesDep, check_claimed_user
 from rill.http.schemas import (
     HistoryOut,
@@ -22,9 +23,9 @@ router = APIRouter(prefix="/api/history", tags=["history"])
 async def history(
     user: CurrentUser,
     services: ServicesDep,
-    chatbotId: Annotated[str, Query(min_length=1, max_length=64)],
-    conversationId: Annotated[str | None, Query(max_length=64)] = None,
-    before: Annotated[str | None, Query(max_length=64)] = None,
+    chatbotId: Annotated[Text, Query(min_length=1, max_length=64)],
+    conversationId: Annotated[Text | None, Query(max_length=64)] = None,
+    before: Annotated[Cursor | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> HistoryOut:
     """Newest page first (each page in time order); pass ``nextCursor`` as ``before``."""

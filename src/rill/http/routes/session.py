@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from rill.errors import Unauthorized
-from rill.http.identity import CurrentUser, ServicesDep, bearer_token
+from rill.http.identity import CurrentUser, ServicesDep, request_token, user_of
 from rill.http.schemas import MeOut, SessionOut, iso
 from rill.ids import new_id, now_ms
 
@@ -18,14 +18,12 @@ async def create_session(request: Request, response: Response, services: Service
     Production mode: answer the authenticated user and set the cookie for browsers."""
     settings = services.settings
     user_id: str | None = None
-    token = bearer_token(request, settings.session_cookie)
-    if token is not None:
-        try:
-            claims = await services.verifier.verify(token)
-            user_id = str(claims["sub"]) if claims.get("sub") else None
-        except Unauthorized:
-            if not settings.anonymous_sessions:
-                raise
+    token = request_token(request, settings.session_cookie)
+    try:
+        user_id = await user_of(services.verifier, token)
+    except Unauthorized:
+        if not settings.anonymous_sessions:
+            raise
     if settings.anonymous_sessions:
         if user_id is None:
             # Why: every new user starts with fresh per-user limits (issue 13). The
@@ -57,7 +55,7 @@ async def create_session(request: Request, response: Response, services: Service
 async def end_session(request: Request, services: ServicesDep) -> Response:
     """Sign out: the caller's token is revoked (refused everywhere until it would have
     expired) and the cookie cleared. An invalid or missing token has nothing to revoke."""
-    token = bearer_token(request, services.settings.session_cookie)
+    token = request_token(request, services.settings.session_cookie)
     if token is not None:
         try:
             claims = await services.verifier.verify(token)
