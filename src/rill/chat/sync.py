@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -69,6 +70,9 @@ class ChatSync:
     async def _send(self, user_id: str, kind: str, data: dict[str, Any]) -> None:
         if self._publish is None:
             return
+        # Why a time: the hub replays recent events to a page that opens; the page
+        # applies only the ones newer than itself, and the bell orders notes by it.
+        data["ts"] = int(time.time() * 1000)
         try:
             await self._publish(user_topic(user_id), json.dumps(data), kind)
         except RillError as exc:

@@ -46,6 +46,7 @@ def test_chat_events_reach_only_their_user(rill_server) -> None:
                 "turn_started", "reply_finished", "conversation_renamed", "conversation_deleted",
             ]
             started, finished, renamed, deleted = (e.json() for e in got)
+            assert all(isinstance(e.pop("ts"), int) for e in (started, finished, renamed, deleted))
             assert started["message_id"] == turn.message_id == finished["message_id"]
             assert started["conversation_id"] == conversation and started["chatbot_id"] == "echo"
             assert finished["status"] == "complete"
