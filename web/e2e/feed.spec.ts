@@ -62,8 +62,18 @@ test('live feed: items arrive on top, a pill holds new ones while scrolled, repl
   }
 });
 
-test('live feed in Korean', async ({ page }) => {
+test('live feed in Korean: the sentences are Korean, the names are data', async ({ page }) => {
   await page.addInitScript(() => localStorage.setItem('rill:lang', 'ko'));
   await page.goto('/#/live/feed');
   await expect(page.getByRole('heading', { level: 2, name: '실시간 피드' })).toBeVisible();
+  // The items the first test's demo published, replayed by the hub.
+  const first = page.locator('li.feed-item .feed-text').first();
+  await expect(first).toBeVisible({ timeout: 10_000 });
+  const words = await first.evaluate((el) => {
+    const copy = el.cloneNode(true) as HTMLElement;
+    copy.querySelectorAll('[translate="no"]').forEach((n) => n.remove());
+    return copy.textContent ?? '';
+  });
+  expect(words).toMatch(/[가-힣]/);
+  expect(words).not.toMatch(/[A-Za-z]/);
 });

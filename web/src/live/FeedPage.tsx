@@ -8,6 +8,19 @@ import { useHubStream } from './useHubStream';
 /** Scrolled less than this from the top, the reader is "at the top": new items show at once. */
 const AT_TOP_PX = 40;
 
+/** The localised sentence with the names as data: marked so they are not translated. */
+function sentence(template: string, item: FeedItem) {
+  return template.split(/(\{actor\}|\{target\})/).map((part, i) =>
+    part === '{actor}' || part === '{target}' ? (
+      <b key={i} translate="no">
+        {part === '{actor}' ? item.actor : item.target}
+      </b>
+    ) : (
+      part
+    ),
+  );
+}
+
 /**
  * The live activity feed. New items go on top; while the reader is scrolled down they
  * wait behind a "3 new items" pill, so what is being read never moves. The hub replays
@@ -88,7 +101,7 @@ export function FeedPage({ userId }: { userId: string }) {
                 {item.actor.slice(0, 1)}
               </span>
               <div>
-                <div className="feed-text">{t(`feed_${item.verb}`, { actor: item.actor, target: item.target })}</div>
+                <div className="feed-text">{sentence(t(`feed_${item.verb}`), item)}</div>
                 <div className="feed-meta">
                   <time dateTime={new Date(item.ts).toISOString()}>{time(item.ts)}</time>
                   {item.private && <span className="feed-private">{t('onlyYou')}</span>}
