@@ -84,7 +84,7 @@ test.describe('Korean', () => {
     await page.getByRole('button', { name: /^알림/ }).click();
     expect(await englishLeft(page)).toEqual([]);
     await page.keyboard.press('Escape');
-    for (const view of ['prices', 'tracking', 'inventory']) {
+    for (const view of ['prices', 'tracking', 'inventory', 'feed']) {
       await page.goto(`/#/live/${view}`);
       await expect(page.getByRole('heading', { level: 1 })).toBeVisible();
       expect(await englishLeft(page), view).toEqual([]);

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useEffect, useState, type ComponentType } from 'react';
 import type { ApiClient } from './api/client';
 import type { Bot, Limits } from './api/types';
 import { ChatView } from './components/ChatView';
@@ -7,8 +7,11 @@ import { LangSwitch, ThemeToggle } from './components/Settings';
 import { setBotOrder } from './components/BotAvatar';
 import { Sidebar } from './components/Sidebar';
 import { useI18n } from './i18n/I18n';
+import { FeedPage } from './live/FeedPage';
 import { InventoryPage } from './live/InventoryPage';
-import { NotificationBell } from './live/NotificationBell';
+import type { SyncEvent } from './chat/sync';
+import { useChatRegistry } from './hooks/ChatContext';
+import { NotificationBell, type Note } from './live/NotificationBell';
 import { PricesPage } from './live/PricesPage';
 import { TrackingPage } from './live/TrackingPage';
 import { useHashRoute } from './route';
@@ -25,8 +28,16 @@ type Boot =
 /** Rill's defaults, used if the server does not say its own. */
 const DEFAULT_LIMITS: Limits = { maxBodyBytes: 64 * 1024, maxMessageChars: 32_000 };
 
-const LIVE_VIEWS = { prices: PricesPage, tracking: TrackingPage, inventory: InventoryPage } as const;
-export type LiveView = keyof typeof LIVE_VIEWS;
+/** Sync events stamped this long before the page loaded are taken as already loaded. */
+const SYNC_SLACK_MS = 60_000;
+
+export type LiveView = 'prices' | 'tracking' | 'inventory' | 'feed';
+const LIVE_VIEWS: Record<LiveView, ComponentType<{ userId: string }>> = {
+  prices: PricesPage,
+  tracking: TrackingPage,
+  inventory: InventoryPage,
+  feed: FeedPage,
+};
 
 export function App({ api }: { api: ApiClient }) {
   const { t, lang } = useI18n();
@@ -34,6 +45,8 @@ export function App({ api }: { api: ApiClient }) {
   const [route, navigate] = useHashRoute();
   const [drawerOpen, setDrawerOpen] = useState(false);
   const isPhone = useMediaQuery(PHONE);
+  const registry = useChatRegistry();
+  const [openedAt] = useState(() => Date.now());
 
   const start = useCallback(async () => {
     setBoot({ state: 'loading' });
@@ -84,7 +97,22 @@ export function App({ api }: { api: ApiClient }) {
   const bot = bots.find((b) => b.id === routeBot) ?? bots[0] ?? null;
   const liveView: LiveView | null = route.page === 'live' && route.view in LIVE_VIEWS ? (route.view as LiveView) : null;
   const Live = liveView ? LIVE_VIEWS[liveView] : null;
-  const liveTitle = { prices: t('prices'), tracking: t('tracking'), inventory: t('inventory') };
+  const onChatEvent = (event: SyncEvent): Note | null => {
+    // Why a minute of slack: the server's clock stamps the event, this page's clock
+    // the load; what happened well before the load is already in what it loaded.
+    if (event.ts === null || event.ts > openedAt - SYNC_SLACK_MS) registry.applySync(event);
+    // Notes only for replies finished since this page opened: a replayed one is history.
+    if (event.kind !== 'reply_finished' || !event.messageId || event.ts === null || event.ts < openedAt) return null;
+    const here =
+      document.visibilityState === 'visible' &&
+      !liveView &&
+      bot?.id === event.chatbotId &&
+      registry.get(bot.id).getSnapshot().conversationId === event.conversationId;
+    if (here) return null;
+    const name = bots.find((b) => b.id === event.chatbotId)?.name ?? event.chatbotId ?? '';
+    return { id: event.messageId, title: t('replyReady'), body: name, kind: 'chat', ts: event.ts };
+  };
+  const liveTitle = { prices: t('prices'), tracking: t('tracking'), inventory: t('inventory'), feed: t('feed') };
 
   return (
     <div className={`app${drawerOpen ? ' drawer-open' : ''}`}>
@@ -121,14 +149,14 @@ export function App({ api }: { api: ApiClient }) {
             )
           )}
           <div className="topbar-actions">
-            <NotificationBell userId={boot.userId} />
+            <NotificationBell userId={boot.userId} onChatEvent={onChatEvent} />
             <LangSwitch />
             <ThemeToggle />
           </div>
         </header>
         {Live ? (
           <div className="live-scroll">
-            <Live />
+            <Live userId={boot.userId} />
           </div>
         ) : (
           bot && <ChatView key={bot.id} bot={bot} limits={boot.limits} api={api} />

@@ -25,6 +25,7 @@ from rill.chat.events import stream_name
 from rill.chat.generation import Generation
 from rill.chat.recovery import NodeRecovery
 from rill.chat.stall import StallWatch
+from rill.chat.sync import ChatSync
 from rill.config import BotConfig, Settings
 from rill.errors import (
     BrokerError,
@@ -75,9 +76,12 @@ class Turn:
 
 class ChatService:
     def __init__(
-        self, settings: Settings, store: Store, broker: Broker, providers: ProviderRegistry
+        self, settings: Settings, store: Store, broker: Broker, providers: ProviderRegistry,
+        sync: ChatSync | None = None,
     ) -> None:
         self.settings = settings
+        #: Publishes this user's chat events to their private hub topic (other tabs).
+        self.sync = sync or ChatSync()
         self.store = store
         self.broker = broker
         self.providers = providers
@@ -209,18 +213,29 @@ class ChatService:
             seq=1,
         )
         self._active[reply.id] = generation
-        generation.task = asyncio.create_task(self._run(generation, bot.id),
-                                              name=f"rill-gen-{reply.id}")
+        generation.task = asyncio.create_task(
+            self._run(generation, bot.id, request.user_id, conv.id), name=f"rill-gen-{reply.id}"
+        )
+        await self.sync.turn_started(
+            request.user_id, conversation_id=conv.id, message_id=reply.id,
+            user_message_id=None if user_msg is None else user_msg.id, chatbot_id=bot.id,
+        )
         log.info("turn started", extra={"event": "turn_started", "user": request.user_id,
                  "message_id": reply.id, "chatbot": bot.id})
         return Turn(reply.id, conv.id, None if user_msg is None else user_msg.id)
 
-    async def _run(self, generation: Generation, bot_id: str) -> None:
+    async def _run(
+        self, generation: Generation, bot_id: str, user_id: str, conversation_id: str
+    ) -> None:
         try:
             await generation.run()
         finally:
             self._active.pop(generation.message_id, None)
             metrics.turn_ended(bot_id, generation.status)
+        await self.sync.reply_ended(
+            user_id, conversation_id=conversation_id, message_id=generation.message_id,
+            chatbot_id=bot_id, status=generation.status,
+        )
 
     def relay(
         self, user_id: str, message_id: str, after: str | None = None

@@ -31,6 +31,7 @@ from rill.broker.base import Broker
 from rill.broker.factory import open_broker
 from rill.chat.events import PING
 from rill.chat.service import ChatService
+from rill.chat.sync import ChatSync
 from rill.config import Settings
 from rill.http import openapi, problems, startup
 from rill.http.chat_lane import ChatLane
@@ -122,9 +123,10 @@ async def _start_services(
             log.warning("marked %d replies interrupted", interrupted,
                         extra={"event": "replies_interrupted", "count": interrupted})
     providers = ProviderRegistry(settings.bots)
-    chat_service = ChatService(settings, store, broker, providers)
     verifier = build_verifier(settings, secret)
     verifier.revocations = store
+    hub = _build_hub(settings, broker, verifier, secret) if settings.hub.enabled else None
+    chat_service = ChatService(settings, store, broker, providers, _chat_sync(hub))
     services = Services(
         settings=settings,
         store=store,
@@ -147,9 +149,19 @@ async def _start_services(
             settings.broker_url,
         ),
     )
-    if settings.hub.enabled:
-        services.hub = _build_hub(settings, broker, services.verifier, secret)
+    services.hub = hub
     return services
+
+
+def _chat_sync(hub: Any) -> ChatSync:
+    """Chat events go to each user's private hub topic, in process (no HTTP hop)."""
+    if hub is None:
+        return ChatSync()
+
+    async def publish(topic: str, data: str, kind: str) -> object:
+        return await hub.publish_local(topic, data, private=True, type=kind)
+
+    return ChatSync(publish)
 
 
 #: With a shared store, how often a node looks for tokens revoked by another node.

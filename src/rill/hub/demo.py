@@ -2,7 +2,7 @@
 
 Topics and payloads are the ones ``docs/api.md`` lists: a price random walk
 several times a second, inventory changes, parcels moving through delivery
-states, and notifications (private ones too, when given a user).
+states, notifications and a live activity feed (private ones too, when given a user).
 
 The hub may restart while the demo runs: publishing waits and tries again (capped
 backoff) instead of ending the demo with a traceback.
@@ -174,6 +174,32 @@ async def _notifications(publish: Publish, rng: random.Random, user: str | None)
         await asyncio.sleep(rng.uniform(5, 10))
 
 
+PEOPLE = ["Minji", "Jisoo", "Hyun", "Alex", "Sam", "Yuna"]
+#: ``(verb, targets)``: the web app words each verb in the reader's language.
+ACTIVITIES = [
+    ("commented", ["Trip to Busan", "Weekend hike", "Rain jacket review"]),
+    ("liked", ["Night market photos", "Headlamp guide", "Trail shoes"]),
+    ("shared", ["Seoul coffee map", "Packing list", "Camping checklist"]),
+    ("followed", PEOPLE),
+    ("ordered", list(PRODUCTS.values())),
+]
+
+
+async def _feed(publish: Publish, rng: random.Random, user: str | None) -> None:
+    """The live feed (issue 17, the seed's 실시간 피드): public activity for everyone,
+    and, given a user, now and then an item only that user may see."""
+    while True:
+        verb, targets = rng.choice(ACTIVITIES)
+        item = {"id": str(uuid.uuid4()), "actor": rng.choice(PEOPLE), "verb": verb,
+                "target": rng.choice(targets), "ts": _ms()}
+        if user and rng.random() < 0.25:
+            await publish(f"users/{user}/feed", _json({**item, "private": True}),
+                          private=True, type="activity")
+        else:
+            await publish("feed", _json(item), type="activity")
+        await asyncio.sleep(rng.uniform(0.4, 1.6))
+
+
 async def run_demo(
     publish: Publish, *, user: str | None = None, rate: float = 4.0, seed: int | None = None
 ) -> None:
@@ -185,3 +211,4 @@ async def run_demo(
         group.create_task(_inventory(publish, rng))
         group.create_task(_parcels(publish, rng))
         group.create_task(_notifications(publish, rng, user))
+        group.create_task(_feed(publish, rng, user))

@@ -69,3 +69,31 @@ async def test_run_demo_survives_a_restart_and_sends_one_notification_id_for_bot
     public = [orjson.loads(d) for t, d, _ in hub.published if t == "notifications"]
     private = [orjson.loads(d) for t, d, _ in hub.published if t.startswith("users/")]
     assert private[0]["id"] == public[0]["id"]
+
+
+class _Enough(Exception):
+    pass
+
+
+async def test_the_feed_keeps_private_items_on_the_users_topic(monkeypatch) -> None:
+    published: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
+
+    async def publish(topic: str, data: str, **kwargs: Any) -> str:
+        published.append((topic, orjson.loads(data), kwargs))
+        if len(published) == 60:
+            raise _Enough
+        return "urn:uuid:x"
+
+    async def no_wait(_: float) -> None:
+        return None
+
+    monkeypatch.setattr(demo.asyncio, "sleep", no_wait)
+    with pytest.raises(_Enough):
+        await demo._feed(publish, demo.random.Random(7), "u1")
+    topics = {topic for topic, _, _ in published}
+    assert topics == {"feed", "users/u1/feed"}
+    for topic, item, kwargs in published:
+        assert kwargs.get("private", False) == (topic == "users/u1/feed") == item.get("private", False)
+        assert kwargs["type"] == "activity"
+        assert item["verb"] in {verb for verb, _ in demo.ACTIVITIES}
+    assert len({item["id"] for _, item, _ in published}) == len(published)

@@ -1,5 +1,6 @@
 import type { ApiClient } from '../api/client';
 import { ChatSession, type ChatSessionOptions } from './ChatSession';
+import type { SyncEvent } from './sync';
 
 /**
  * One ChatSession per chatbot, kept alive for the life of the page: a reply keeps
@@ -25,6 +26,13 @@ export class ChatRegistry {
   /** Sessions with a reply in progress (for the switcher's activity dots). */
   all(): ChatSession[] {
     return [...this.sessions.values()];
+  }
+
+  /** Hands a chat event from another tab to the sessions it concerns (only ones already open). */
+  applySync(event: SyncEvent): void {
+    for (const session of this.sessions.values()) {
+      if (event.chatbotId === null || session.chatbotId === event.chatbotId) void session.applySync(event);
+    }
   }
 
   /** Saves every in-flight reply (called when the page is being hidden or unloaded). */

@@ -6,6 +6,7 @@ import { defaultStorage, InFlightRecord, type InFlight, type StorageLike } from 
 import { initialReply, reduceReply, type ReplyEvent, type ReplyState } from './reducer';
 import { frameScheduler, type Scheduler } from './schedule';
 import { ChatStore } from './store';
+import type { SyncEvent } from './sync';
 import { ChatTransport, type OpenReply, type ReplyOutcome } from './transport';
 import type { ChatError, ChatMessage, ChatState } from './types';
 
@@ -338,6 +339,45 @@ export class ChatSession {
     const conversations = this.state.conversations.filter((c) => c.id !== id);
     this.store.patch({ conversations });
     if (id === this.state.conversationId) await this.show(conversations[0]?.id ?? null);
+  }
+
+  // ---- sync from the user's other tabs and devices ----
+
+  /** Applies a chat event published by the server for this user (chat/sync.ts). */
+  async applySync(event: SyncEvent): Promise<void> {
+    if (!this.state.isReady) return;
+    const shown = event.conversationId === this.state.conversationId;
+    switch (event.kind) {
+      case 'turn_started':
+        if (shown && !this.run && event.messageId && !this.store.get(event.messageId)) {
+          // Started elsewhere: show the new turn, then join its reply as it streams.
+          try {
+            await this.loadPage(this.generation, true);
+          } catch {
+            return;
+          }
+          if (!this.run && this.state.conversationId === event.conversationId) this.startResume(event.messageId, null, '');
+        }
+        await this.refreshConversations();
+        return;
+      case 'reply_finished':
+      case 'reply_stopped':
+        await this.refreshConversations();
+        return;
+      case 'conversation_renamed':
+        if (event.title !== null) {
+          const title = event.title;
+          this.store.patch({ conversations: this.state.conversations.map((c) => (c.id === event.conversationId ? { ...c, title } : c)) });
+        }
+        return;
+      case 'conversation_deleted': {
+        const conversations = this.state.conversations.filter((c) => c.id !== event.conversationId);
+        if (conversations.length === this.state.conversations.length) return;
+        this.store.patch({ conversations });
+        if (shown && !this.run) await this.show(conversations[0]?.id ?? null);
+        return;
+      }
+    }
   }
 
   // ---- a reply ----

@@ -5,7 +5,7 @@ import { useStreamingChat } from '../hooks/useStreamingChat';
 import { useI18n } from '../i18n/I18n';
 import type { LiveView } from '../App';
 import { BotAvatar } from './BotAvatar';
-import { BoxIcon, ChartIcon, PencilIcon, PlusIcon, TrashIcon, TruckIcon } from './icons';
+import { BoxIcon, ChartIcon, FeedIcon, PencilIcon, PlusIcon, TrashIcon, TruckIcon } from './icons';
 
 function BotButton({ bot, active, onSelect }: { bot: Bot; active: boolean; onSelect: (id: string) => void }) {
   const session = useChatRegistry().get(bot.id);
@@ -166,6 +166,7 @@ export function Sidebar({ bots, botId, liveView, onSelectBot, onSelectLive, onCl
     { view: 'prices', label: t('prices'), Icon: ChartIcon },
     { view: 'tracking', label: t('tracking'), Icon: TruckIcon },
     { view: 'inventory', label: t('inventory'), Icon: BoxIcon },
+    { view: 'feed', label: t('feed'), Icon: FeedIcon },
   ];
   return (
     <div className="sidebar-inner">

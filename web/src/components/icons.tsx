@@ -115,6 +115,12 @@ export const TruckIcon = (p: IconProps) => (
     <circle cx="18.5" cy="18.5" r="2.5" />
   </Icon>
 );
+export const FeedIcon = (p: IconProps) => (
+  <Icon {...p}>
+    <path d="M4 11a9 9 0 0 1 9 9M4 4a16 16 0 0 1 16 16" />
+    <circle cx="5" cy="19" r="1" />
+  </Icon>
+);
 export const BoxIcon = (p: IconProps) => (
   <Icon {...p}>
     <path d="M21 8 12 3 3 8v8l9 5 9-5z" />

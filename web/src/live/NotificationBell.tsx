@@ -1,7 +1,8 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { useI18n } from '../i18n/I18n';
 import { BellIcon } from '../components/icons';
-import { useHubStream } from './useHubStream';
+import { parseSync, SYNC_KINDS, syncTopic, type SyncEvent } from '../chat/sync';
+import { HUB_TYPES, useHubStream } from './useHubStream';
 
 export interface Note {
   id: string;
@@ -31,26 +32,38 @@ export function addNote(list: readonly Note[], note: Note): readonly Note[] {
   return [...list, note].sort((a, b) => b.ts - a.ts).slice(0, KEEP);
 }
 
+const TYPES = [...HUB_TYPES, ...SYNC_KINDS];
+
 /**
- * A bell with the unread count; public notifications plus the user's private topic.
+ * A bell with the unread count; public notifications plus the user's private topics.
  * The hub replays what it retains, so a reload keeps the recent ones; what was read
  * is remembered by time, so replayed ones are not unread again.
+ *
+ * It is the page's one connection to the user's private topics (browsers allow six
+ * connections per server, shared by every tab): chat sync events go to `onChatEvent`,
+ * which may answer a note ("reply finished" while the user is elsewhere).
  */
-export function NotificationBell({ userId }: { userId: string | null }) {
+export function NotificationBell({ userId, onChatEvent }: { userId: string | null; onChatEvent?: (event: SyncEvent) => Note | null }) {
   const { t, lang } = useI18n();
   const [notes, setNotes] = useState<readonly Note[]>([]);
   const [seen, setSeen] = useState(readSeen);
   const [open, setOpen] = useState(false);
   const panel = useRef<HTMLDivElement>(null);
-  const topics = userId ? ['notifications', `users/${userId}/notifications`] : ['notifications'];
+  const topics = userId ? ['notifications', `users/${userId}/notifications`, syncTopic(userId)] : ['notifications'];
 
   useHubStream<Note>(
     topics,
-    (note) => {
+    (note, type) => {
+      const event = parseSync(type, note);
+      if (event) {
+        const made = onChatEvent?.(event) ?? null;
+        if (made) setNotes((list) => addNote(list, made));
+        return;
+      }
       if (typeof note.id !== 'string' || typeof note.title !== 'string' || typeof note.ts !== 'number') return;
       setNotes((list) => addNote(list, note));
     },
-    { replay: true },
+    { replay: true, types: TYPES },
   );
   const unread = notes.filter((n) => n.ts > seen).length;
 

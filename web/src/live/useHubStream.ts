@@ -23,7 +23,7 @@ export function freshness(connection: HubStatus, lastUpdate: number | null, now:
 }
 
 /** Event types `rill demo` publishes (an update without a type arrives as "message"). */
-const TYPES = ['message', 'price', 'inventory', 'parcel', 'notification'];
+export const HUB_TYPES = ['message', 'price', 'inventory', 'parcel', 'notification'];
 
 /** An entry with a `:name` segment (`prices/:symbol`) is a URL pattern, not a topic. */
 const PATTERN = /(^|\/):[A-Za-z_]/;
@@ -37,9 +37,10 @@ const PATTERN = /(^|\/):[A-Za-z_]/;
 export function useHubStream<T>(
   topics: readonly string[],
   onUpdate: (data: T, type: string) => void,
-  options: { replay?: boolean } = {},
+  options: { replay?: boolean; types?: readonly string[] } = {},
 ): HubState {
   const replay = options.replay ?? false;
+  const types = (options.types ?? HUB_TYPES).join(',');
   const [status, setStatus] = useState<HubStatus>('connecting');
   const lastUpdate = useRef<number | null>(null);
   const [now, setNow] = useState(() => Date.now());
@@ -68,7 +69,7 @@ export function useHubStream<T>(
       lastUpdate.current = Date.now();
       handler.current(data, event.type);
     };
-    for (const type of TYPES) source.addEventListener(type, listen as EventListener);
+    for (const type of types.split(',')) source.addEventListener(type, listen as EventListener);
     source.onopen = () => setStatus('open');
     source.onerror = () => setStatus('reconnecting');
     // Re-check freshness now and then: staleness is the absence of events.
@@ -77,7 +78,7 @@ export function useHubStream<T>(
       clearInterval(clock);
       source.close();
     };
-  }, [key, replay]);
+  }, [key, replay, types]);
 
   return { status: freshness(status, lastUpdate.current, Math.max(now, lastUpdate.current ?? 0)), lastUpdate: lastUpdate.current };
 }

@@ -34,4 +34,8 @@ async def rename_conversation(
     services: ServicesDep,
 ) -> ConversationOut:
     conversation = await services.store.rename_conversation(user, conversation_id, body.title)
+    await services.chat.sync.conversation_renamed(
+        user, conversation_id=conversation.id, chatbot_id=conversation.chatbot_id,
+        title=conversation.title,
+    )
     return ConversationOut.of(conversation)

@@ -55,4 +55,5 @@ async def delete_conversation(
     services: ServicesDep,
 ) -> Response:
     await services.store.delete_conversation(user, conversation_id)
+    await services.chat.sync.conversation_deleted(user, conversation_id=conversation_id)
     return Response(status_code=204)
