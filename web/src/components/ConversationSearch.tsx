@@ -64,9 +64,11 @@ export function SearchResults({ search, onOpen }: { search: ConversationSearch; 
               <span className="conv-hit-title" translate="no">
                 {hit.title || t('untitled')}
               </span>
-              <span className="conv-hit-snippet" translate="no">
-                {hit.snippet}
-              </span>
+              {hit.snippet !== hit.title && (
+                <span className="conv-hit-snippet" translate="no">
+                  {hit.snippet}
+                </span>
+              )}
             </button>
           </li>
         ))}
