@@ -43,15 +43,15 @@ def tsquery(terms: list[str]) -> str:
 
 
 def snippet(text: str, terms: list[str]) -> str:
-    """One line of ``text`` around the first place a term starts, with ellipses where cut."""
+    """One line of ``text``, at most ``2 * _CONTEXT`` characters (plus ellipses where cut),
+    with the first place a term occurs ``_CONTEXT`` characters in when it can be."""
     flat = " ".join(text.split())
     lowered = flat.lower()
-    found = [i for i in (lowered.find(term) for term in terms) if i >= 0]
-    start = max(0, min(found) - _CONTEXT) if found else 0
-    end = min(len(flat), (min(found) if found else 0) + 2 * _CONTEXT)
+    found = min((i for i in (lowered.find(term) for term in terms) if i >= 0), default=0)
+    start = max(0, found - _CONTEXT)
+    end = min(len(flat), start + 2 * _CONTEXT)
     if start > 0:
         # Why: start on a word, not in the middle of one.
-        space = flat.find(" ", start, min(found) if found else start)
+        space = flat.find(" ", start, found)
         start = space + 1 if space >= 0 else start
-    cut = flat[start:end]
-    return ("…" if start > 0 else "") + cut + ("…" if end < len(flat) else "")
+    return ("…" if start > 0 else "") + flat[start:end] + ("…" if end < len(flat) else "")
