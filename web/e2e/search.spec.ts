@@ -60,3 +60,31 @@ test.describe('in Korean', () => {
     await shot(page, 'search-hit-ko');
   });
 });
+
+test.describe('phone', () => {
+  test.use({ viewport: { width: 375, height: 740 }, isMobile: true, hasTouch: true });
+
+  test('in the drawer at 375 px: search, open the hit with the keyboard, the drawer closes on it', async ({ page }) => {
+    const word = unique('hallasan');
+    await openChat(page, 'echo');
+    await send(page, `Hiking ${word} at dawn`);
+    await expect(lastReply(page)).toHaveAttribute('data-status', 'complete', { timeout: 20_000 });
+    await page.getByRole('button', { name: 'Menu', exact: true }).click();
+    await page.getByRole('button', { name: 'New chat' }).click();
+
+    await page.getByRole('button', { name: 'Menu', exact: true }).click();
+    const box = page.getByRole('searchbox', { name: 'Search conversations' });
+    await box.fill(word);
+    const hit = page.getByRole('list', { name: 'Search results' }).getByRole('button');
+    await expect(hit).toHaveCount(1);
+    const rect = (await hit.boundingBox())!;
+    expect(rect.x).toBeGreaterThanOrEqual(0);
+    expect(rect.x + rect.width).toBeLessThanOrEqual(375);
+    await shot(page, 'search-phone');
+    await box.press('ArrowDown');
+    await page.keyboard.press('Enter');
+    await expect(page.getByRole('button', { name: 'Menu', exact: true })).toHaveAttribute('aria-expanded', 'false');
+    await expect(box).toHaveValue('');
+    await expect(page.locator('article[data-role="user"]').last()).toContainText(word);
+  });
+});
