@@ -65,7 +65,7 @@ def test_the_reader_of_a_reply_ends_when_redis_restarts_empty(
     names = reader.names
     assert names[-3:] == ["content_block_stop", "message_delta", "message_stop"], names[-5:]
     assert "error" in names
-    assert json.loads(reader.events[-2].data)["delta"]["stop_reason"] == "error"
+    assert json.loads(reader.events[-2].data)["delta"]["rill_stop_reason"] == "error"
 
     # The reader has exactly the text the store kept, each event once.
     ids = [e.id for e in reader.events]

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from rill.auth.tokens import TokenIssuer
-from rill.http.ratelimit import MemoryLimiter, Rate, token_key
+from rill.ratelimit import MemoryLimiter, Rate, token_key
 from tests.reliability.support import REDIS_URL, clean_redis, session
 
 ECHO = '[[bots]]\nid = "echo"\nname = "Echo"\nprovider = "echo"\npace = 0\n'

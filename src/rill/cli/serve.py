@@ -174,6 +174,9 @@ def _http_protocol() -> Any:
         from rill.http.protocol import ServerProtocol
     except ImportError:
         return "auto"
+    from rill.hub.direct import log_support
+
+    log_support()
     return ServerProtocol
 
 

@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from rill import metrics
 from rill._version import __version__
+from rill.access_log import AccessLog, log_request
 from rill.auth.keys import load_or_create_secret
 from rill.auth.tokens import TokenIssuer, TokenVerifier
 from rill.broker.base import Broker
@@ -32,12 +33,10 @@ from rill.chat.events import PING
 from rill.chat.service import ChatService
 from rill.config import Settings
 from rill.http import openapi, problems, startup
-from rill.http.access_log import AccessLog, log_request
 from rill.http.chat_lane import ChatLane
 from rill.http.heartbeat import Heartbeat
 from rill.http.limits import BodyLimit
 from rill.http.metrics import METRICS_PATH, serve_metrics
-from rill.http.ratelimit import Rate, open_limiter
 from rill.http.routes import (
     ai_sdk,
     anthropic_api,
@@ -54,8 +53,10 @@ from rill.http.routes import (
 )
 from rill.http.services import Services
 from rill.http.static import SinglePageApp, default_web_dir
+from rill.hub.router import serve_discovery, serve_hub
 from rill.problems import CONTENT_TYPE, problem_bytes
 from rill.providers.registry import ProviderRegistry
+from rill.ratelimit import Rate, open_limiter
 from rill.store.base import Store
 from rill.store.factory import open_store
 
@@ -360,7 +361,7 @@ class RillApp:
                     # The hub answers CORS and writes its access-log line itself (same
                     # policy and format): wrapping its ``send`` would cost the subscribe
                     # path its direct writes (hub/cors.py).
-                    await (hub.asgi if is_hub else hub.metadata_asgi)(scope, receive, send)
+                    await (serve_hub if is_hub else serve_discovery)(hub, scope, receive, send)
                     return
         await self.stack(scope, receive, send)
 

@@ -10,12 +10,15 @@ know: the security schemes, and the schema of every event stream's events.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
+from rill.http.identity import current_user
 from rill.http.openapi_schemas import SCHEMAS, SECURITY_SCHEMES
 
 PROBLEM_SCHEMA: dict[str, Any] = {
@@ -54,7 +57,26 @@ _TITLES = {
     "429": "A per-user limit is reached; see Retry-After",
     "503": "A dependency (store, broker, provider) is unavailable, or shutting down",
 }
-_PUBLIC = {"/healthz", "/readyz", "/api/bots", "/openapi.json"}
+
+
+def _signed_in_paths(app: FastAPI) -> set[str]:
+    """Paths whose routes need a signed-in caller: read from their dependencies, so a
+    new public route (``/api/limits``) is never declared as needing a token, nor the
+    reverse (the fuzzing suite checks the document against the server)."""
+
+    def needs(dependant: Dependant) -> bool:
+        return any(d.call is current_user or needs(d) for d in dependant.dependencies)
+
+    def api_routes(routes: Iterable[Any]) -> Iterator[APIRoute]:
+        for route in routes:
+            if isinstance(route, APIRoute):
+                yield route
+            # FastAPI ≥ 0.16x keeps an included router whole behind a wrapper.
+            included = getattr(route, "original_router", None)
+            if included is not None:
+                yield from api_routes(included.routes)
+
+    return {r.path for r in api_routes(app.routes) if needs(r.dependant)}
 
 
 def _problem(description: str) -> dict[str, Any]:
@@ -94,6 +116,7 @@ def install(app: FastAPI) -> None:
         schemas["Problem"] = PROBLEM_SCHEMA
         schemas.update(SCHEMAS)
         components["securitySchemes"] = SECURITY_SCHEMES
+        signed_in = _signed_in_paths(app)
         for path, operations in document.get("paths", {}).items():
             for operation in operations.values():
                 _event_stream_schema(operation)
@@ -102,11 +125,11 @@ def install(app: FastAPI) -> None:
                     operation["security"] = [{"apiKey": []}, {"bearerAuth": []}]
                     operation["responses"].pop("422", None)
                     continue
-                if path not in _PUBLIC and path != "/api/session":
+                if path in signed_in:
                     operation["security"] = [{"bearerAuth": []}]
                 responses = operation.setdefault("responses", {})
                 statuses = ["400", "413", "422", "503"]
-                if path not in _PUBLIC and path != "/api/session":
+                if path in signed_in:
                     statuses += ["401", "403", "404"]
                 if path.startswith("/api/chat") or path.startswith("/api/conversations"):
                     statuses += ["409", "429"]

@@ -21,20 +21,24 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
+from uvicorn.middleware.message_logger import MessageLoggerMiddleware
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
 
 from rill.config import Settings
 from rill.http.app import RillApp, repeats_authorization
-from rill.hub.direct import _TRANSPARENT, HubStreamProtocol
+from rill.hub import Hub
+from rill.hub.direct import HubStreamProtocol
 from rill.problems import CONTENT_TYPE, problem_bytes, title_for
 
 if TYPE_CHECKING:
     from uvicorn._types import ASGI3Application
 
-    from rill.hub.hub import Hub
-
 #: Bytes a head may take beyond its fields: the request line's and each line's framing.
 _LINE_OVERHEAD = 4
+#: uvicorn's own wrappers around the app: they only touch the scope's client and scheme,
+#: which a successful subscription does not read. Any other wrapper hides the app.
+_TRANSPARENT = (ProxyHeadersMiddleware, MessageLoggerMiddleware)
 
 
 class ServerProtocol(HubStreamProtocol):
@@ -58,13 +62,24 @@ class ServerProtocol(HubStreamProtocol):
     def max_header_bytes(self) -> int:
         return self._read_bounds()[0]
 
+    def _rill_app(self) -> RillApp | None:
+        """The Rill app this server runs, unless a wrapper of the operator's hides it."""
+        app: object = self.app
+        while isinstance(app, _TRANSPARENT):
+            app = app.app
+        return app if isinstance(app, RillApp) else None
+
+    def served_hub(self) -> Hub | None:
+        app = self._rill_app()
+        services = getattr(app.state, "services", None) if app is not None else None
+        hub = getattr(services, "hub", None)
+        return hub if isinstance(hub, Hub) else None
+
     def _read_bounds(self) -> tuple[int, float]:
         bounds = ServerProtocol._bounds
         if bounds is None:
-            app: object = self.app
-            while isinstance(app, _TRANSPARENT):
-                app = app.app
-            settings = app.settings if isinstance(app, RillApp) else Settings()
+            app = self._rill_app()
+            settings = app.settings if app is not None else Settings()
             bounds = (settings.max_header_bytes, settings.header_timeout_seconds)
             ServerProtocol._bounds = bounds
         return bounds

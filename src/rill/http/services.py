@@ -13,8 +13,8 @@ from rill.broker.base import Broker
 from rill.chat.service import ChatService
 from rill.config import Settings
 from rill.http.heartbeat import Heartbeat
-from rill.http.ratelimit import RateLimiter, Unlimited
 from rill.providers.registry import ProviderRegistry
+from rill.ratelimit import RateLimiter, Unlimited
 from rill.store.base import Store
 
 if TYPE_CHECKING:

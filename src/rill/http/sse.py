@@ -19,7 +19,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from rill import metrics
-from rill.http.access_log import RAW_SEND
+from rill.access_log import RAW_SEND
 from rill.http.heartbeat import Abort, Heartbeat, Transport
 from rill.sse.encoder import retry_line
 

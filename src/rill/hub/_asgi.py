@@ -30,9 +30,9 @@ class Reply:
     """The answering side of one hub request: a ``send`` that adds the request's
     CORS headers to the response head and notes its status (for the access log).
 
-    A subscription keeps the server's own ``send`` (``raw``) for its stream: the
-    fan-out's direct writes find uvicorn's request cycle through it
-    (``subscribe._go_direct``), so it adds ``cors`` and sets ``status`` itself.
+    A subscription keeps the server's own ``send`` (``raw``) for its stream, so
+    that each body message skips a wrapper, and for its transport's ``abort``
+    (``subscribe._aborter``); it adds ``cors`` and sets ``status`` itself.
     """
 
     __slots__ = ("raw", "cors", "status")

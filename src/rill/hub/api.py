@@ -1,4 +1,4 @@
-"""The subscriptions API and the protected-resource metadata (discovery)."""
+"""``GET /.well-known/mercure/subscriptions[/…]``: the active subscriptions API."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ from typing import TYPE_CHECKING, Any
 from rill.errors import NotFound, RillError
 from rill.hub._asgi import Scope, Send, cookies, header_map, query, respond_json
 from rill.hub.auth import InsufficientScope, MissingToken, find_token
-from rill.hub.errors import METADATA_PATH, send_error
-from rill.hub.grants import DETAIL_TYPES
+from rill.hub.errors import send_error
 from rill.hub.subscriptions import PREFIX
 
 if TYPE_CHECKING:
@@ -78,28 +77,3 @@ async def _subscriptions(hub: Hub, scope: Scope) -> tuple[dict[str, Any], str]:
     if isinstance(found, dict):
         return found, last_event_id
     return {"id": path, "type": "subscriptions", "subscriptions": found}, last_event_id
-
-
-async def serve_metadata(hub: Hub, scope: Scope, send: Send) -> None:
-    """OAuth 2.0 protected resource metadata (RFC 9728) for the hub."""
-    path: str = scope["path"].rstrip("/")
-    if path not in ("/.well-known/oauth-protected-resource", METADATA_PATH):
-        await send_error(send, NotFound("no such metadata"), hub.metadata_url(scope))
-        return
-    settings = hub.settings.hub
-    resource = settings.jwt_audience or f"{hub.request_base(scope)}/.well-known/mercure"
-    document: dict[str, Any] = {
-        "resource": resource,
-        # The query token is a legacy setting; the cookie is no RFC 6750 method,
-        # so it is named by ``mercure_cookie`` instead.
-        "bearer_methods_supported": ["header", "query"] if settings.query_token else ["header"],
-        "authorization_details_types_supported": list(DETAIL_TYPES),
-        "mercure_cookie": settings.cookie_name,
-    }
-    if settings.subscriptions:
-        document["mercure_subscriptions"] = True
-    if settings.jwt_issuer:
-        document["authorization_servers"] = [settings.jwt_issuer]
-    if settings.jwks_url:
-        document["jwks_uri"] = settings.jwks_url
-    await respond_json(send, 200, document, b"application/json")

@@ -8,11 +8,12 @@ sends ``Authorization``, ``Cache-Control`` and ``Last-Event-ID``; a fetch-based
 one reads ``Link``, ``Last-Event-ID``/``Mercure-Last-Event-ID``, and the
 ``WWW-Authenticate`` challenge (RFC 9728 discovery) or ``Retry-After`` on errors.
 
-Why not Starlette's middleware: it wraps ``send``, which hides uvicorn's request
-cycle from ``subscribe._go_direct``/``_aborter`` (the fan-out would lose its
-direct writes), and ``direct.py`` writes subscription heads without any ASGI
-app at all. Both paths take their headers from ``CorsPolicy.headers`` instead,
-so their answers stay byte-for-byte the same; with no origins configured it
+Why not Starlette's middleware: it wraps ``send``, which costs every body
+message of a stream a call and hides uvicorn's request cycle from
+``subscribe._aborter`` (a stalled subscriber could then only be cancelled),
+and ``direct.py`` writes subscription heads without any ASGI app at all. Both
+paths take their headers from ``CorsPolicy.headers`` instead, so their answers
+stay byte-for-byte the same; with no origins configured it
 returns an empty tuple and the hub's bytes are what they were.
 """
 

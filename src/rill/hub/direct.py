@@ -29,24 +29,23 @@ HTTP/1.0, an app wrapped in middleware of its own, a server at its concurrency
 limit, and setup errors (the ASGI path answers them, so problem+json and
 RFC 6750 challenges stay exactly as before; nothing was registered). HTTP/2
 under granian never sees this class. The uvicorn internals used here are private
-API: ``_SUPPORTED`` checks them once, and without them every request takes the
-ASGI path.
+API: ``SUPPORTED`` checks them, and the uvicorn release (``TESTED_UVICORN``), once;
+without them every request takes the ASGI path.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, cast
 
-from uvicorn.middleware.message_logger import MessageLoggerMiddleware
-from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+import uvicorn
 from uvicorn.protocols.http import httptools_impl
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
-from rill import metrics
-from rill.http.access_log import log_request
+from rill.access_log import log_request
 from rill.hub._asgi import Scope
 from rill.hub.cors import Header
 from rill.hub.fanout import Connection, chunk
@@ -59,19 +58,45 @@ if TYPE_CHECKING:
     from uvicorn.config import Config
     from uvicorn.server import ServerState
 
+log = logging.getLogger("rill.hub")
+
 _PATHS = (HUB_PATH, HUB_PATH + "/")
 _END = b"0\r\n\r\n"
-#: uvicorn's own wrappers around the app: they only touch the scope's client and scheme,
-#: which a successful subscription does not read. Any other wrapper disables this path.
-_TRANSPARENT = (ProxyHeadersMiddleware, MessageLoggerMiddleware)
 _STATUS_LINE: dict[int, bytes] | None = getattr(httptools_impl, "STATUS_LINE", None)
 _HEADER_VALUE_RE = getattr(httptools_impl, "HEADER_VALUE_RE", None)
-_SUPPORTED = (
-    callable(getattr(HttpToolsProtocol, "_start_asgi_task", None))
+#: The uvicorn releases this module is tested with, ``[first, end)``: it subclasses
+#: private classes, which any other release may change. pyproject.toml caps uvicorn
+#: at the same end; older releases (down to its floor) serve through the ASGI path.
+TESTED_UVICORN = ((0, 55), (0, 56))
+
+
+def _tested(version: str) -> bool:
+    try:
+        release = tuple(int(part) for part in version.split(".")[:2])
+    except ValueError:
+        return False
+    return TESTED_UVICORN[0] <= release < TESTED_UVICORN[1]
+
+
+#: Whether subscriptions may be served here; if not, every request takes the ASGI path.
+SUPPORTED = (
+    _tested(uvicorn.__version__)
+    and callable(getattr(HttpToolsProtocol, "_start_asgi_task", None))
     and callable(getattr(RequestResponseCycle, "run_asgi", None))
     and isinstance(_STATUS_LINE, dict)
     and _HEADER_VALUE_RE is not None
 )
+
+
+def log_support() -> None:
+    """Say so in the log when subscriptions take the ASGI path for want of a tested uvicorn."""
+    if not SUPPORTED:
+        log.warning(
+            "uvicorn %s is not a release hub/direct.py is tested with: hub subscriptions "
+            "are served through ASGI (a writer task each)",
+            uvicorn.__version__,
+            extra={"event": "hub.direct_off"},
+        )
 
 
 class _StreamFlow:
@@ -142,7 +167,7 @@ class HubStreamProtocol(HttpToolsProtocol):
     def _hub_for(self, cycle: RequestResponseCycle, app: ASGI3Application) -> Hub | None:
         scope = cycle.scope
         if (
-            not _SUPPORTED
+            not SUPPORTED
             or scope["method"] != "GET"
             or scope["path"] not in _PATHS
             or scope["http_version"] != "1.1"
@@ -154,17 +179,12 @@ class HubStreamProtocol(HttpToolsProtocol):
         return None if hub is None or hub.closing else hub
 
     def served_hub(self) -> Hub | None:
-        """The hub the app routes ``GET /.well-known/mercure`` to, with nothing in between."""
-        from rill.http.app import RillApp
+        """The hub the app routes ``GET /.well-known/mercure`` to, with nothing in between.
 
-        app: object = self.app
-        while isinstance(app, _TRANSPARENT):
-            app = app.app
-        if not isinstance(app, RillApp):
-            return None
-        services = getattr(app.state, "services", None)
-        hub = getattr(services, "hub", None)
-        return hub if isinstance(hub, Hub) else None
+        Only the server knows its app: ``rill serve``'s protocol (http/protocol.py)
+        says; here, knowing none, every request takes the ASGI path.
+        """
+        return None
 
     # -- setup: the one short-lived task -----------------------------------
 
@@ -221,15 +241,16 @@ class HubStreamProtocol(HttpToolsProtocol):
 
     def _start_stream(self, hub: Hub, conn: Connection, head: bytes) -> None:
         """Write the head and the retry field, hand the socket to the fan-out (no await)."""
-        metrics.HUB_STREAMS.inc()
+        hub.stream_started()
         self.transport.write(head + chunk(retry_field(hub.settings.retry_ms)))
         self.flow.resume_reading()  # paused by a pipelined request: still see the peer's EOF
         # Both ignores: uvicorn's types; nothing reads these as deque/FlowControl
         # once the parser is gone (no new request, no drain is ever awaited).
         self.flow = _StreamFlow(self.transport, self.flow.write_paused)  # type: ignore[assignment]
         self.pipeline = None  # type: ignore[assignment]
+        if self.flow.write_paused:  # the fan-out leaves a full socket to ``resume_writing``
+            conn.blocked_since = time.monotonic()
         conn.transport = self.transport
-        conn.flow = self.flow
         conn.owner = self
         self._stream = conn
         self._hub = hub
@@ -292,7 +313,7 @@ class HubStreamProtocol(HttpToolsProtocol):
             else:
                 transport.write(_END)
                 transport.close()
-        metrics.HUB_STREAMS.dec()
+        hub.stream_ended(conn)
         # Why at the end: as the ASGI path (and chat streams), the line says how long it lasted.
         log_request("GET", self._path, 200, self._started)
         if hub.settings.hub.subscriptions:

@@ -6,25 +6,24 @@ fan-out appends views of those same bytes to every matching connection's
 pending list, and a connection whose pending bytes pass the bound is dropped
 rather than allowed to grow.
 
-Who writes the pending bytes depends on what the server exposes:
+Who writes the pending bytes depends on who serves the connection:
 
-- **Direct** (uvicorn's httptools HTTP/1.1, ``Connection.transport`` set): the
-  bytes are already framed as HTTP/1.1 chunks, and one ``flush`` callback per
-  event-loop iteration writes each dirty connection's pending bytes straight
-  to its transport. Why hand-written: profiling 10k subscribers (see
-  docs/performance.md) put 36% of a burst in waking each connection's writer
-  task and 59% in the per-update ``send``; writing from the fan-out removes the
-  wake-ups, and flushing once per loop iteration coalesces a burst into one
-  write (one syscall) per connection instead of one per update. A connection
-  whose writer is mid-write, or whose transport is paused (its write buffer is
-  past the high-water mark), is handed to its writer task instead, which waits
-  for the transport to drain; meanwhile its pending bytes grow toward the bound.
-  Under ``rill serve`` a direct connection has no writer task at all: its
-  ``owner`` (the protocol in ``direct.py``) replays, writes what piled up when
-  the transport resumes, and ends the response when the connection is dropped.
-- **ASGI** (HTTP/2 under granian, or any server that hides the transport):
-  the connection's request task is its writer (``subscribe.py``); the fan-out
-  resolves its waiter, and whatever piled up meanwhile goes in one ``send``.
+- **Direct** (``rill serve``'s HTTP/1.1, ``direct.py``; ``Connection.owner`` and
+  ``transport`` set): the bytes are already framed as HTTP/1.1 chunks, and one
+  ``flush`` callback per event-loop iteration writes each dirty connection's
+  pending bytes straight to its transport. Why hand-written: profiling 10k
+  subscribers (see docs/performance.md) put 36% of a burst in waking each
+  connection's writer task and 59% in the per-update ``send``; writing from the
+  fan-out removes the wake-ups, and flushing once per loop iteration coalesces
+  a burst into one write (one syscall) per connection instead of one per
+  update. While the transport is paused (its write buffer is past the
+  high-water mark) the bytes stay pending, growing toward the bound, and the
+  owner writes them when it resumes. The owner also replays, and ends the
+  response when the connection is dropped.
+- **ASGI** (any other server: HTTP/2 under granian, a wrapped app, another
+  uvicorn release): the connection's request task is its writer
+  (``subscribe.py``); the fan-out resolves its waiter, and whatever piled up
+  meanwhile goes in one ``send``.
 
 Routing: exact matchers are a dict lookup by topic; ``*`` subscribers are one
 set; every other distinct matcher (URL pattern, URI template) is evaluated
@@ -81,7 +80,6 @@ class Connection:
         "abort",
         "subscriber",
         "transport",
-        "flow",
         "owner",
         "__weakref__",
     )
@@ -109,18 +107,19 @@ class Connection:
         self.closed: str | None = None
         #: Something was written since the last heartbeat tick.
         self.wrote = False
-        #: The writer should check whether the peer went away.
+        #: The writer should check whether the peer went away (ASGI only: a direct
+        #: connection's owner hears of it from its transport).
         self.poll = False
-        #: Monotonic time the writer entered ``send`` (0 when not in it).
+        #: Monotonic time the writer entered ``send``, or a direct connection's
+        #: transport paused writing (0 when neither).
         self.blocked_since = 0.0
         #: Ends the connection at once when the writer is stuck in ``send``.
         self.abort: Callable[[], None] | None = None
         self.subscriber = subscriber
-        #: Direct mode: uvicorn's transport and flow control (None: write via ASGI).
+        #: Direct mode (both set, or neither): the socket's transport, which ``flush``
+        #: writes to, and the protocol serving it, told when the hub drops it.
         #: Pending bytes are then HTTP/1.1 chunks, framed by ``chunk()``.
-        self.transport: Any = None
-        self.flow: Any = None
-        #: Set when no writer task exists: told when the hub drops the connection.
+        self.transport: asyncio.WriteTransport | None = None
         self.owner: StreamOwner | None = None
 
     def wake(self) -> None:
@@ -295,12 +294,12 @@ class Registry:
             pending = conn.pending
             if pending is None or conn.closed is not None:
                 continue
-            if conn.blocked_since or conn.flow.write_paused:
-                # The writer is mid-write or must wait for the socket to drain:
-                # it takes the pending bytes (in order) when it gets there.
-                conn.wake()
+            if conn.blocked_since:
+                # The socket is full: its owner writes the pending bytes (in
+                # order) when the transport resumes writing.
                 continue
             transport = conn.transport
+            assert transport is not None  # only direct connections are dirty
             if transport.is_closing():
                 self.drop(conn, "gone")
                 continue
@@ -317,15 +316,14 @@ class Registry:
                 conn.wrote = False
                 continue
             conn.wrote = False
-            conn.poll = True
             if conn.transport is None:
+                conn.poll = True
                 conn.push(data)
                 continue
-            # Direct: written by ``flush`` (a connection without a writer task has
-            # nobody else to write it); a writer task is still woken to poll.
+            # Direct: written by ``flush`` (such a connection has no writer task).
             if conn.pending is None:
                 dirty.append(conn)
-            conn.push(framed)
+            conn.append(framed)
         self._schedule_flush()
 
     def drop(self, conn: Connection, reason: str) -> None:
@@ -338,10 +336,9 @@ class Registry:
         conn.pending_bytes = 0
         if reason == "slow":
             log.warning("hub subscriber dropped", extra={"event": "hub.drop", "reason": reason})
-        # A writer stuck in a write, or a direct connection whose socket is full
-        # (its writer's closing ``send`` would wait for the drain), ends at once.
-        paused = conn.flow is not None and conn.flow.write_paused
-        if (conn.blocked_since or paused) and conn.abort is not None:
+        # A writer stuck in a write (its closing ``send`` would wait for the drain)
+        # ends at once; a direct connection's owner does the same in ``dropped``.
+        if conn.blocked_since and conn.abort is not None:
             conn.abort()
         if conn.owner is not None:
             conn.owner.dropped()

@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from rill.errors import RequestTimeout, RillError
-from rill.http.ratelimit import subject_key
 from rill.hub._asgi import Receive, Scope, Send, cookies, header_map, parse_form, read_body, respond
 from rill.hub.auth import InsufficientScope, MissingToken, find_token
 from rill.hub.errors import send_error
 from rill.hub.limits import BODY_OVERHEAD, BadRequest
 from rill.hub.publish import ReservedTopic, is_reserved, update_from_form
+from rill.ratelimit import subject_key
 
 if TYPE_CHECKING:
     from rill.hub.hub import Hub

@@ -1,4 +1,4 @@
-"""The Mercure hub: wiring, lifecycle, and the ASGI entry points.
+"""The Mercure hub's engine: registry, feed, publishing, replay, and lifecycle.
 
 publish (HTTP or publish_local) ──append──▶ broker stream "hub:updates"
                                                   │ one subscription per node
@@ -7,6 +7,9 @@ Feed ──▶ ReplayIndex (retention window) ──▶ Registry.deliver ──�
 heartbeat loop (one for all): comments, token expiry, stalled writers │
                   request task = writer (ASGI), or the fan-out's flush ──▶ socket
                   (``rill serve``: direct.py, no task per subscriber)
+
+HTTP requests reach the engine through ``router.py`` (or, for a subscription
+under ``rill serve``, through ``direct.py``); the engine imports neither.
 """
 
 from __future__ import annotations
@@ -17,16 +20,15 @@ import logging
 import time
 from collections.abc import Sequence
 
+from rill import metrics
 from rill.auth.tokens import TokenVerifier
 from rill.broker.base import Broker
 from rill.config import Settings
-from rill.errors import MethodNotAllowed, NotFound, RillError
-from rill.http.access_log import log_request
-from rill.http.ratelimit import Rate, open_limiter
-from rill.hub._asgi import Receive, Reply, Scope, Send, header_map, respond, respond_problem
+from rill.errors import RillError
+from rill.hub._asgi import Scope, header_map
 from rill.hub.auth import Authenticator
 from rill.hub.cors import CorsPolicy
-from rill.hub.errors import METADATA_PATH, send_error
+from rill.hub.errors import METADATA_PATH
 from rill.hub.fanout import Connection, Registry
 from rill.hub.feed import Feed
 from rill.hub.matchers import DEFAULT_BASE, SPEC_NAMES
@@ -37,6 +39,7 @@ from rill.hub.subscriptions import (
     subscription_document,
 )
 from rill.hub.update import Record
+from rill.ratelimit import Rate, open_limiter
 from rill.sse.encoder import comment
 
 log = logging.getLogger("rill.hub")
@@ -138,71 +141,6 @@ class Hub:
             async with asyncio.timeout(_CATCH_UP_TIMEOUT):
                 await self.feed.catch_up()
 
-    # -- ASGI --------------------------------------------------------------
-
-    async def asgi(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            return
-        started = time.perf_counter()
-        reply = Reply(send, self.cors.headers_for(scope))
-        self.enter()
-        try:
-            if not await self._preflight(scope, reply):
-                await self._dispatch(scope, receive, reply)
-        finally:
-            self.leave()
-            # Why here: the hub is served before the API's AccessLog (http/app.py).
-            log_request(scope["method"], scope["path"], reply.status, started)
-
-    async def _dispatch(self, scope: Scope, receive: Receive, reply: Reply) -> None:
-        from rill.hub.api import serve_subscriptions_api
-        from rill.hub.http_publish import serve_publish
-        from rill.hub.subscribe import Subscription
-
-        path: str = scope["path"]
-        method: str = scope["method"]
-        if path in (HUB_PATH, HUB_PATH + "/"):
-            if method == "GET":
-                await Subscription(self, scope, receive, reply).run()
-            elif method == "POST":
-                await serve_publish(self, scope, receive, reply)
-            else:
-                error = MethodNotAllowed(f"{method} is not allowed here: use GET or POST")
-                await respond_problem(reply, error, [(b"allow", b"GET, POST")])
-        elif path.startswith(HUB_PATH + "/subscriptions") and method == "GET":
-            await serve_subscriptions_api(self, scope, reply)
-        else:
-            await send_error(reply, NotFound("no such hub resource"), self.metadata_url(scope))
-
-    async def metadata_asgi(self, scope: Scope, receive: Receive, send: Send) -> None:
-        from rill.hub.api import serve_metadata
-
-        if scope["type"] != "http":
-            return
-        started = time.perf_counter()
-        reply = Reply(send, self.cors.headers_for(scope))
-        try:
-            if not await self._preflight(scope, reply):
-                await serve_metadata(self, scope, reply)
-        finally:
-            log_request(scope["method"], scope["path"], reply.status, started)
-
-    async def _preflight(self, scope: Scope, reply: Reply) -> bool:
-        """Answer a CORS preflight (``OPTIONS`` with ``Access-Control-Request-Method``)."""
-        if scope["method"] != "OPTIONS" or not self.cors.enabled:
-            return False
-        headers = header_map(scope)
-        origin = headers.get(b"origin")
-        method = headers.get(b"access-control-request-method")
-        if origin is None or method is None:
-            return False
-        status, body, cors = self.cors.preflight(
-            origin, method, headers.get(b"access-control-request-headers")
-        )
-        reply.cors = ()  # the preflight's own headers replace the actual request's
-        await respond(reply, status, body, b"text/plain; charset=utf-8", cors)
-        return True
-
     @property
     def closing(self) -> bool:
         return self._closing
@@ -216,6 +154,21 @@ class Hub:
         self._handlers -= 1
         if self._handlers == 0:
             self._idle.set()
+
+    # -- a subscriber's stream, whichever path serves it ------------------------
+
+    def stream_started(self) -> None:
+        """A subscriber's response began (its connection registered by
+        ``subscribe.open_subscription``); ``stream_ended`` when it ends."""
+        metrics.HUB_STREAMS.inc()
+
+    def stream_ended(self, conn: Connection) -> None:
+        """``conn``'s response ended: it is no longer counted nor routed to.
+
+        Its end is then announced (``announce``) if ``hub.subscriptions`` is on.
+        """
+        metrics.HUB_STREAMS.dec()
+        self.registry.remove(conn)
 
     # -- helpers for the handlers --------------------------------------------
 

@@ -1,13 +1,12 @@
 """``GET /.well-known/mercure``: one subscriber's stream.
 
-The request task is the connection's writer: it waits on a future that the
-fan-out resolves, sends whatever is pending in one ``send``, and waits again.
-Under uvicorn's HTTP/1.1 the fan-out writes live updates to the socket itself
-(``fanout.py``, direct mode); the writer then only replays, drains a paused
-socket, sends heartbeats and ends the response. Under ``rill serve`` (plain
-HTTP) even that writer is gone: ``direct.py`` serves the stream from uvicorn's
-protocol object with the same setup (``open_subscription``), head
-(``stream_headers``) and replay (``replay_chunk``) as here.
+This is the portable path, for any ASGI server: the request task is the
+connection's writer. It waits on a future that the fan-out resolves, sends
+whatever is pending in one ``send``, and waits again. Under ``rill serve``
+(plain HTTP) there is no writer task: ``direct.py`` serves the stream from
+uvicorn's protocol object with the same setup (``open_subscription``), head
+(``stream_headers``), replay (``replay_chunk``) and start/end bookkeeping
+(``Hub.stream_started``/``stream_ended``) as here.
 While a reconnecting subscriber catches up, it reads straight from the replay
 index in bounded chunks instead of having the fan-out queue the backlog, so a
 long replay costs no more memory than a live stream. Switching from replay to
@@ -22,7 +21,6 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, cast
 
-from rill import metrics
 from rill.errors import RillError
 from rill.hub._asgi import Receive, Reply, Scope, Send, cookies, header_map, query
 from rill.hub.auth import MissingToken, find_token
@@ -117,16 +115,14 @@ class Subscription:
             await send_error(self.reply, error, hub.metadata_url(self.scope))
             return
         conn.abort = _aborter(self.send)
-        metrics.HUB_STREAMS.inc()
+        hub.stream_started()
         try:
             await self._start_response(last_event_id)
-            _go_direct(conn, self.send)
             if hub.settings.hub.subscriptions:
                 await hub.announce(conn, active=True)
             await self._write_loop(conn)
         finally:
-            metrics.HUB_STREAMS.dec()
-            hub.registry.remove(conn)
+            hub.stream_ended(conn)
             if hub.settings.hub.subscriptions:
                 await hub.announce(conn, active=False)
 
@@ -146,19 +142,10 @@ class Subscription:
         send = self.send
         loop = asyncio.get_running_loop()
         while conn.closed is None:
-            chunk_: bytes | memoryview
-            if conn.cursor is not None:
-                chunk_ = replay_chunk(self.hub, conn)
-                direct = False
-            else:
-                chunk_ = conn.take()
-                direct = conn.transport is not None
+            chunk_ = replay_chunk(self.hub, conn) if conn.cursor is not None else conn.take()
             if chunk_:
                 conn.blocked_since = time.monotonic()
-                if direct:
-                    await _write_direct(conn, chunk_)
-                else:
-                    await send({"type": "http.response.body", "body": chunk_, "more_body": True})
+                await send({"type": "http.response.body", "body": chunk_, "more_body": True})
                 conn.blocked_since = 0.0
                 conn.wrote = True
             elif conn.cursor is None and conn.closed is None and not conn.poll:
@@ -276,40 +263,6 @@ def replay_chunk(hub: Hub, conn: Connection) -> bytes:
                 break
     conn.cursor = None if cursor >= index.next_seq else cursor
     return b"".join(parts)
-
-
-def _go_direct(conn: Connection, send: Send) -> None:
-    """Let the fan-out write to this connection's socket itself, if it can.
-
-    Only for uvicorn's httptools protocol, after it started a chunked response:
-    the fan-out then writes ready-framed chunks (``fanout.chunk``), exactly what
-    its ``send`` would have written, and ``send`` still ends the response. Any
-    other server (granian's HTTP/2, h11) keeps the ASGI ``send`` path.
-    """
-    cycle = getattr(send, "__self__", None)
-    if type(cycle).__module__ != "uvicorn.protocols.http.httptools_impl":
-        return
-    transport = getattr(cycle, "transport", None)
-    flow = getattr(cycle, "flow", None)
-    if (
-        getattr(cycle, "chunked_encoding", None) is True
-        and getattr(cycle, "response_complete", True) is False
-        and callable(getattr(transport, "write", None))
-        and callable(getattr(transport, "is_closing", None))
-        and isinstance(getattr(flow, "write_paused", None), bool)
-    ):
-        conn.transport = transport
-        conn.flow = flow
-
-
-async def _write_direct(conn: Connection, data: bytes | memoryview) -> None:
-    """The writer's share of direct mode: wait for a paused socket, then write."""
-    flow = conn.flow
-    if flow.write_paused:
-        await flow.drain()
-    if conn.transport.is_closing():
-        return
-    conn.transport.write(data)
 
 
 def _requested_id(

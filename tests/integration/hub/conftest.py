@@ -26,6 +26,7 @@ from rill.broker.memory import MemoryBroker
 from rill.config import HubSettings, Settings
 from rill.hub import Hub
 from rill.hub.direct import HubStreamProtocol
+from rill.hub.router import serve_discovery, serve_hub
 from rill.sse.decoder import SSEDecoder
 from rill.sse.event import ServerSentEvent
 from tests.conftest import free_port
@@ -166,9 +167,9 @@ def _app(hub: Hub) -> Callable[..., Awaitable[None]]:
             return
         path = scope["path"]
         if path == "/.well-known/mercure" or path.startswith("/.well-known/mercure/"):
-            await hub.asgi(scope, receive, send)
+            await serve_hub(hub, scope, receive, send)
         elif path.startswith("/.well-known/oauth-protected-resource"):
-            await hub.metadata_asgi(scope, receive, send)
+            await serve_discovery(hub, scope, receive, send)
         else:
             await send({"type": "http.response.start", "status": 404, "headers": []})
             await send({"type": "http.response.body", "body": b""})

@@ -13,7 +13,12 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+import uvicorn
 
+from rill.config import Settings
+from rill.http.app import create_app
+from rill.http.protocol import ServerProtocol
+from tests.conftest import free_port
 from tests.integration.hub.conftest import HubServer, subscribe, wait_until
 from tests.reliability.support import poll
 
@@ -238,3 +243,28 @@ def test_rill_serve_counts_streams_and_forgets_gone_ones(server_factory) -> None
     for sock in socks:
         sock.close()
     poll(lambda: _open_streams(server.url) == 0, within=5, what="no open stream")
+
+
+async def test_rill_serves_protocol_finds_the_apps_hub(tmp_path) -> None:
+    """``rill serve``'s protocol (http/protocol.py) hands the app's hub to the direct path."""
+    port = free_port()
+    app = create_app(Settings(data_dir=tmp_path))
+    server = uvicorn.Server(
+        uvicorn.Config(app, port=port, http=ServerProtocol, log_level="warning", lifespan="on")
+    )
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    task = asyncio.create_task(server.serve())
+    try:
+        await wait_until(lambda: server.started)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
+            user = (await client.post("/api/session")).json()["userId"]
+            params = {"match": f"users/{user}/notifications"}
+            async with client.stream("GET", "/.well-known/mercure", params=params) as response:
+                assert response.status_code == 200
+                hub = app.state.services.hub
+                await wait_until(lambda: len(hub.registry) == 1)
+                (conn,) = hub.registry.connections
+                assert isinstance(conn.owner, ServerProtocol)
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 10)

@@ -22,8 +22,9 @@ class Transport:
         return False
 
 
-class Flow:
-    write_paused = False
+class Owner:
+    def dropped(self) -> None:
+        pass
 
 
 def record(seq: int) -> Record:
@@ -36,7 +37,7 @@ def record(seq: int) -> Record:
 def direct_connection(registry: Registry) -> Transport:
     conn = Connection((matcher("Exact", "t"),), Grants(), "")
     transport = Transport()
-    conn.transport, conn.flow = transport, Flow()
+    conn.transport, conn.owner = transport, Owner()  # type: ignore[assignment]
     registry.add(conn)
     return transport
 

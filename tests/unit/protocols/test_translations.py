@@ -12,6 +12,7 @@ from rill.chat import events
 from rill.errors import InvalidInput
 from rill.protocols import ai_sdk, anthropic, openai
 from rill.protocols.stream import Reply
+from rill.sse import SSEDecoder
 
 REASONS = ["end_turn", "max_tokens", "cancelled", "error", "interrupted"]
 
@@ -20,8 +21,11 @@ def reply_events(reason: str, texts: tuple[str, ...] = ("he", "llo")) -> list[tu
     start = events.message_start(message_id="m1", model="echo", input_tokens=3,
                                  conversation_id="c1", user_message_id="u1", chatbot_id="echo")
     failure = ("storage_error", "it broke") if reason == "error" else None
+    closing = events.finale(reason, len(texts), failure, after=2 + len(texts),
+                            offset=len("".join(texts)))
+    ending = SSEDecoder().feed(b"".join(encoded for encoded, _ in closing))
     return [start, events.content_block_start(), *(events.text_delta(t) for t in texts),
-            *events.finale(reason, len(texts), failure)]
+            *((event.event, event.json()) for event in ending)]
 
 
 @pytest.mark.parametrize("reason", REASONS)
