@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 
 import asyncpg  # type: ignore[import-untyped]  # ships no type information
 import pytest
@@ -142,6 +143,108 @@ async def test_list_conversations_after_a_cursor(store: Store) -> None:
     # Same-millisecond conversations are ordered by id, so no page repeats or skips one.
     assert seen == [c.id for c in await store.list_conversations("alice", "echo")]
     assert sorted(seen) == sorted(c.id for c in made)
+
+
+# search (issue 17)
+
+
+async def test_search_finds_titles_and_finished_messages_of_the_owner_only(store: Store) -> None:
+    trip = await store.create_conversation("alice", "echo", "Trip to Busan")
+    recipe = await store.create_conversation("alice", "guide", "Dinner")
+    _, reply = await turn(store, recipe, "How long do I boil kimchi stew?")
+    await finish(store, reply.id, "About twenty minutes, then add the tofu.")
+    foreign = await store.create_conversation("mallory", "echo", "Busan tofu kimchi")
+    await turn(store, foreign, "tofu")
+
+    hits = await store.search_conversations("alice", "busan")
+    assert [(h.conversation.id, h.snippet) for h in hits] == [(trip.id, "Trip to Busan")]
+    assert hits[0].conversation == await store.get_conversation("alice", trip.id)
+    hits = await store.search_conversations("alice", "TOFU")
+    assert [h.conversation.id for h in hits] == [recipe.id]
+    assert "tofu" in hits[0].snippet
+    # Every word must match, each as a word prefix, in any order.
+    assert [h.conversation.id for h in await store.search_conversations("alice", "stew kim")] == [
+        recipe.id
+    ]
+    assert await store.search_conversations("alice", "stew busan") == []
+    assert await store.search_conversations("alice", "ofu") == []
+    # Scoped to a bot, and never another user's.
+    assert await store.search_conversations("alice", "tofu", chatbot_id="echo") == []
+    assert len(await store.search_conversations("alice", "tofu", chatbot_id="guide")) == 1
+    assert [h.conversation.id for h in await store.search_conversations("mallory", "busan")] == [
+        foreign.id
+    ]
+    assert await store.search_conversations("nobody", "tofu") == []
+
+
+async def test_search_follows_renames_deletes_and_finished_replies(store: Store) -> None:
+    conv = await store.create_conversation("alice", "echo", "Untitled plans")
+    _, reply = await turn(store, conv, "hello")
+    await store.checkpoint(reply.id, "a streaming glacier")
+    # A streaming reply is searchable once it ends.
+    assert await store.search_conversations("alice", "glacier") == []
+    await finish(store, reply.id, "the glacier melted")
+    assert len(await store.search_conversations("alice", "glacier")) == 1
+    await store.rename_conversation("alice", conv.id, "Iceland")
+    assert [h.snippet for h in await store.search_conversations("alice", "iceland")] == ["Iceland"]
+    assert await store.search_conversations("alice", "plans") == []
+    await store.delete_conversation("alice", conv.id)
+    assert await store.search_conversations("alice", "glacier") == []
+    assert await store.search_conversations("alice", "iceland") == []
+
+
+async def test_search_korean_text(store: Store) -> None:
+    conv = await store.create_conversation("alice", "echo", "부산 여행 계획")
+    _, reply = await turn(store, conv, "제주도 맛집을 추천해 주세요")
+    await finish(store, reply.id, "흑돼지 구이가 유명합니다. Jeju black pork is famous.")
+    for query, expected in [("부산", "부산 여행 계획"), ("여행 계획", "부산 여행 계획"),
+                            ("맛집", "맛집을"), ("흑돼지 pork", "흑돼지")]:
+        hits = await store.search_conversations("alice", query)
+        assert [h.conversation.id for h in hits] == [conv.id], query
+        assert expected in hits[0].snippet, query
+    assert await store.search_conversations("alice", "서울") == []
+
+
+NASTY_QUERIES = [
+    '"', "'", '"unclosed', "a\"b", "*", "tofu*", "^tofu", "-tofu", "+tofu", "NOT tofu",
+    "tofu AND", "OR", "NEAR(tofu kimchi)", "tofu:*", "tofu & !kimchi", "(tofu", "tofu)",
+    "col:tofu", "content:tofu", "{tofu}", "tofu | kimchi", "<->", "tofu <-> kimchi", "'';--",
+    "%", "_", "\\", "\t\n", "   ", "", "tofu_kimchi", "ｔｏｆｕ", "x" * 5000, "a " * 500,
+    "😀 tofu", "\u200b", "\ufeff", "tofu\u0301", "²³", "١٢٣", "ǅ",
+]
+
+
+async def test_search_any_query_is_safe(store: Store) -> None:
+    conv = await store.create_conversation("alice", "echo", "Tofu and kimchi")
+    expected = {"tofu*", "^tofu", "-tofu", "+tofu", "tofu AND",
+                "tofu:*", "tofu & !kimchi", "(tofu", "tofu)", "{tofu}", "tofu | kimchi",
+                "tofu <-> kimchi", "😀 tofu", "tofu_kimchi"}
+    rng = random.Random(17)
+    alphabet = "tofu \"'*:^-+()&|!<>{}[]~%_,.;\\/@#$?=0123456789한국어ÀçĳⅧ\u200b\t\n"
+    fuzz = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30))) for _ in range(300)]
+    for query in [*NASTY_QUERIES, *fuzz]:
+        hits = await store.search_conversations("alice", query)
+        assert [h.conversation.id for h in hits] in ([], [conv.id]), query
+        if query in expected:
+            assert hits, query
+
+
+async def test_search_ranks_title_matches_then_relevance(store: Store) -> None:
+    passing = await store.create_conversation("alice", "echo", "Groceries")
+    _, reply = await turn(store, passing, "list " * 60 + "we also need lemons " + "list " * 60)
+    await finish(store, reply.id)
+    focused = await store.create_conversation("alice", "echo", "Citrus")
+    _, reply = await turn(store, focused, "lemons lemons lemons")
+    await finish(store, reply.id)
+    titled = await store.create_conversation("alice", "echo", "Lemons tart")
+    many = [(await store.create_conversation("alice", "echo", f"Lemon {n}")) for n in range(5)]
+    hits = await store.search_conversations("alice", "lemons")
+    assert [h.conversation.id for h in hits] == [titled.id, focused.id, passing.id]
+    assert hits[2].snippet.startswith("…") and hits[2].snippet.endswith("…")
+    assert "we also need lemons" in hits[2].snippet and len(hits[2].snippet) < 200
+    limited = await store.search_conversations("alice", "lemon", limit=3)
+    assert len(limited) == 3
+    assert {h.conversation.id for h in limited} <= {titled.id, *(c.id for c in many)}
 
 
 async def test_latest_conversation(store: Store) -> None:

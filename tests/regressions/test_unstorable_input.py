@@ -102,6 +102,8 @@ def test_a_path_id_that_cannot_exist_is_404(client: httpx.Client, bad: str) -> N
     "/api/history?chatbotId=echo&conversationId=a%00b",
     "/api/history?chatbotId=a%00b",
     "/api/conversations?chatbotId=a%00b",
+    "/api/conversations/search?q=a%00b",
+    "/api/conversations/search?q=ok&chatbotId=a%00b",
 ])
 def test_a_query_that_cannot_be_stored_is_422(client: httpx.Client, query: str) -> None:
     refused(client.get(query), 422)

@@ -102,6 +102,7 @@ def _requests(owned: dict[str, str]) -> list[tuple[str, str, str, dict]]:
         ("seed history", "POST", "/api/history",
          {"json": {"chatbotId": "echo", "userId": "alice", "page": 0, "pageSize": 20}}),
         ("conversations", "GET", "/api/conversations", {"params": {"chatbotId": "echo"}}),
+        ("search", "GET", "/api/conversations/search", {"params": {"q": "alice secret"}}),
         ("new conversation", "POST", "/api/conversations", {"json": {"chatbotId": "echo"}}),
         ("delete conversation", "DELETE", f"/api/conversations/{owned['conv']}", {}),
         ("me", "GET", "/api/me", {}),
@@ -131,7 +132,7 @@ def test_another_user_cannot_reach_the_owners_records(server, owned) -> None:
     for name, method, path, kw in _requests(owned):
         r = _call(server, B, method, path, kw)
         assert "alice's secret" not in r.text, name
-        if name == "conversations":
+        if name in ("conversations", "search"):
             assert owned["conv"] not in r.text
         if name in expected:
             assert r.status_code == expected[name], f"{name} as B: {r.status_code}"
@@ -143,11 +144,18 @@ def test_another_user_cannot_reach_the_owners_records(server, owned) -> None:
         assert b.get("/api/me").json()["userId"] == "bob"
 
 
+def test_the_owner_finds_their_conversation(server, owned) -> None:
+    with _client(server, A) as a:
+        r = a.get("/api/conversations/search", params={"q": "alice secret"})
+    assert [c["id"] for c in r.json()["conversations"]] == [owned["conv"]]
+
+
 def test_the_owner_gets_in(server, owned) -> None:
     statuses = {name: _call(server, A, method, path, kw).status_code
                 for name, method, path, kw in _requests(owned)}
     assert statuses == {"chat send": 200, "resume": 200, "cancel": 202, "history": 200,
-                        "seed history": 200, "conversations": 200, "new conversation": 201,
+                        "seed history": 200, "conversations": 200, "search": 200,
+                        "new conversation": 201,
                         "delete conversation": 204, "me": 200}
 
 

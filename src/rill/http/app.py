@@ -44,6 +44,7 @@ from rill.http.routes import (
     bots,
     chat,
     conversation_rename,
+    conversation_search,
     conversations,
     health,
     history,
@@ -319,6 +320,7 @@ def create_api(settings: Settings) -> FastAPI:
     openapi.install(api)
     for router in (health.router, session.router, bots.router, chat.router, history.router,
                    conversations.router, conversation_rename.router, limits.router,
+                   conversation_search.router,
                    anthropic_api.router, openai_api.router, ai_sdk.router):
         api.include_router(router)
     web_dir = settings.web_dir or default_web_dir()

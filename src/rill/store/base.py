@@ -14,6 +14,7 @@ from rill.store.models import (
     HistoryPage,
     Message,
     MessageStatus,
+    SearchHit,
     TurnStart,
     Usage,
     User,
@@ -68,6 +69,20 @@ class Store(ABC):
     ) -> Conversation:
         """Set its title (cut to the title length); its place in the list does not change.
         ``NotFound`` if absent or another user's."""
+
+    @abstractmethod
+    async def search_conversations(
+        self,
+        user_id: str,
+        query: str,
+        chatbot_id: str | None = None,
+        limit: int = 20,
+    ) -> list[SearchHit]:
+        """The user's conversations (only theirs) whose title or finished messages
+        contain every word of ``query`` (each as a word prefix), best match first: a
+        title match outranks a message match, then by relevance, then most recent.
+        Any query is safe: its words are kept, operators and quotes dropped
+        (``rill.store.search_text``); one with no words finds nothing."""
 
     @abstractmethod
     async def delete_conversation(self, user_id: str, conversation_id: str) -> None:

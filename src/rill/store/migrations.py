@@ -66,6 +66,58 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
     ),
 ]
 
+# Full-text search (issue 17): an external-content FTS5 index over finished messages
+# and over titles, kept in step by triggers. Why not streaming replies: their text
+# changes at every checkpoint, and re-indexing it each time would tax the hot path;
+# a reply becomes searchable when it ends. Why ``remove_diacritics 0``: PostgreSQL's
+# 'simple' configuration keeps accents, and both stores must find the same things.
+# Why ``prefix='2 3'``: every term is a prefix query, and a short one ("w1") otherwise
+# merges thousands of words' lists (measured on 100k messages: 730 ms, 100 ms with it).
+# Why the rowid is safe to key on: Rill never runs VACUUM, the one thing that may
+# renumber the rowids of a table without an INTEGER PRIMARY KEY.
+_FTS5 = "tokenize='unicode61 remove_diacritics 0', prefix='2 3'"
+_UNINDEX_MESSAGE = (
+    "INSERT INTO messages_search (messages_search, rowid, content) "
+    "SELECT 'delete', old.rowid, old.content WHERE old.status <> 'streaming';"
+)
+_UNINDEX_TITLE = (
+    "INSERT INTO conversations_search (conversations_search, rowid, title) "
+    "VALUES ('delete', old.rowid, old.title);"
+)
+SQLITE_MIGRATIONS: list[tuple[int, list[str]]] = [
+    (
+        4,
+        [
+            "CREATE VIRTUAL TABLE messages_search USING fts5(content, "
+            f"content='messages', {_FTS5})",
+            "CREATE TRIGGER messages_search_insert AFTER INSERT ON messages "
+            "WHEN new.status <> 'streaming' BEGIN "
+            "INSERT INTO messages_search (rowid, content) VALUES (new.rowid, new.content); END",
+            # Why WHEN: a checkpoint (streaming to streaming) touches no index.
+            "CREATE TRIGGER messages_search_update AFTER UPDATE OF content, status ON messages "
+            "WHEN old.status <> 'streaming' OR new.status <> 'streaming' BEGIN "
+            f"{_UNINDEX_MESSAGE} INSERT INTO messages_search (rowid, content) "
+            "SELECT new.rowid, new.content WHERE new.status <> 'streaming'; END",
+            "CREATE TRIGGER messages_search_delete AFTER DELETE ON messages BEGIN "
+            f"{_UNINDEX_MESSAGE} END",
+            "INSERT INTO messages_search (rowid, content) "
+            "SELECT rowid, content FROM messages WHERE status <> 'streaming'",
+            f"CREATE VIRTUAL TABLE conversations_search USING fts5(title, "
+            f"content='conversations', {_FTS5})",
+            "CREATE TRIGGER conversations_search_insert AFTER INSERT ON conversations BEGIN "
+            "INSERT INTO conversations_search (rowid, title) VALUES (new.rowid, new.title); END",
+            # Why WHEN: every turn sets the title, almost always to what it was.
+            "CREATE TRIGGER conversations_search_update AFTER UPDATE OF title ON conversations "
+            f"WHEN old.title IS NOT new.title BEGIN {_UNINDEX_TITLE} "
+            "INSERT INTO conversations_search (rowid, title) VALUES (new.rowid, new.title); END",
+            "CREATE TRIGGER conversations_search_delete AFTER DELETE ON conversations BEGIN "
+            f"{_UNINDEX_TITLE} END",
+            "INSERT INTO conversations_search (rowid, title) "
+            "SELECT rowid, title FROM conversations",
+        ],
+    ),
+]
+
 # Why: history pages by ``id < cursor ORDER BY id``, which must be byte order (ULIDs
 # are time-ordered as plain ASCII). A PostgreSQL database created with a linguistic
 # collation would order ids by its rules instead (an ICU collation with numeric
@@ -73,4 +125,17 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
 # default BINARY collation is byte order already. The indexes are rebuilt with it.
 POSTGRESQL_MIGRATIONS: list[tuple[int, list[str]]] = [
     (2, ['ALTER TABLE messages ALTER COLUMN id TYPE TEXT COLLATE "C"']),
+    # Full-text search (issue 17): GIN indexes on the very expressions the search
+    # query uses. Why 'simple': no stemming or stop words for one language, so Korean
+    # and English words are both kept as written (lower-cased). Streaming replies are
+    # left out as on SQLite (see ``SQLITE_MIGRATIONS``).
+    (
+        4,
+        [
+            "CREATE INDEX messages_search ON messages "
+            "USING GIN (to_tsvector('simple', content)) WHERE status <> 'streaming'",
+            "CREATE INDEX conversations_search ON conversations "
+            "USING GIN (to_tsvector('simple', title))",
+        ],
+    ),
 ]

@@ -72,3 +72,12 @@ class TurnStart:
     reply: Message
     #: The conversation's last messages before the reply, oldest first: the model's context.
     context: list[Message] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """A conversation that matched a search, with the text around its best match."""
+
+    conversation: Conversation
+    #: One line of the matching message or title, cut around the first matching word.
+    snippet: str

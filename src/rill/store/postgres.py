@@ -22,7 +22,8 @@ import asyncpg  # type: ignore[import-untyped]  # ships no type information
 
 from rill.errors import StorageError
 from rill.store.migrations import POSTGRESQL_MIGRATIONS
-from rill.store.sql import Executor, Row, SQLStore
+from rill.store.search_text import tsquery
+from rill.store.sql import Executor, Row, SQLStore, search_statement
 
 # Why these: a server gone away, a query refused, a pool closed, a timeout;
 # each is "the store failed" to callers, never a 500 with a driver trace.
@@ -72,6 +73,26 @@ class _Conn:
             raise _storage_error(exc) from exc
 
 
+def _search_sql(by_chatbot: bool) -> str:
+    # Why these exact ``to_tsvector('simple', …)`` expressions and the status test:
+    # they are the GIN indexes' (POSTGRESQL_MIGRATIONS), so the planner uses them.
+    chatbot = " AND {t}.chatbot_id = $4" if by_chatbot else ""
+    query = "to_tsquery('simple', $1)"
+    return search_statement(
+        "SELECT c.id AS conversation_id, c.title AS body, 1 AS tier, "
+        f"ts_rank(to_tsvector('simple', c.title), {query}) AS relevance "
+        f"FROM conversations c WHERE to_tsvector('simple', c.title) @@ {query} "
+        f"AND c.user_id = $2{chatbot.format(t='c')} "
+        "UNION ALL SELECT m.conversation_id, m.content, 0, "
+        f"ts_rank(to_tsvector('simple', m.content), {query}) FROM messages m "
+        f"WHERE to_tsvector('simple', m.content) @@ {query} AND m.status <> 'streaming' "
+        f"AND m.user_id = $2{chatbot.format(t='m')}"
+    )
+
+
+_SEARCH_SQL = {by_chatbot: _search_sql(by_chatbot) for by_chatbot in (False, True)}
+
+
 class PostgresStore(SQLStore):
     # Why NO KEY UPDATE rather than UPDATE: it serialises start_turn per user just
     # the same, but does not block the KEY SHARE locks that inserting a row which
@@ -119,6 +140,9 @@ class PostgresStore(SQLStore):
                 yield _Conn(conn)
         except _DRIVER_ERRORS as exc:
             raise _storage_error(exc) from exc
+
+    def _search_sql(self, terms: list[str], by_chatbot: bool) -> tuple[str, str]:
+        return _SEARCH_SQL[by_chatbot], tsquery(terms)
 
     @asynccontextmanager
     async def _migration_lock(self) -> AsyncIterator[Executor]:

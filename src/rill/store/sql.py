@@ -21,10 +21,12 @@ from rill.store.models import (
     HistoryPage,
     Message,
     MessageStatus,
+    SearchHit,
     TurnStart,
     Usage,
     User,
 )
+from rill.store.search_text import search_terms, snippet
 
 # A row as the driver returns it; positional, in the order of the SELECT list.
 Row = Sequence[Any]
@@ -82,12 +84,35 @@ def _conversation(row: Row) -> Conversation:
     return Conversation(row[0], row[1], row[2], row[3], int(row[4]), int(row[5]))
 
 
+def search_statement(found: str) -> str:
+    """The search's outer query around a dialect's ``found``: rows of (conversation_id,
+    body, tier, relevance) for every matching title (tier 1) and message (tier 0).
+    Keeps each conversation's best row, best conversations first. Parameters: $1 the
+    match expression, $2 the user, $3 the limit, $4 the chatbot (when filtered).
+
+    Why it starts with SELECT, not WITH: SQLite's router sends SELECTs to the reader.
+    """
+    return (
+        f"SELECT {', '.join('c.' + c for c in CONVERSATION_COLUMNS.split(', '))}, h.body "
+        "FROM (SELECT conversation_id, body, tier, relevance, ROW_NUMBER() OVER "
+        "(PARTITION BY conversation_id ORDER BY tier DESC, relevance DESC) AS n "
+        f"FROM ({found}) AS found) AS h JOIN conversations c ON c.id = h.conversation_id "
+        "WHERE h.n = 1 ORDER BY h.tier DESC, h.relevance DESC, c.updated_at DESC, c.id DESC "
+        "LIMIT $3"
+    )
+
+
 class SQLStore(Store):
     #: Locks the user's row for the rest of the transaction (None where the engine
     #: already serialises write transactions, as SQLite's BEGIN IMMEDIATE does).
     lock_user_sql: str | None = None
     #: Migrations only this engine needs; versions share one sequence with ``MIGRATIONS``.
     dialect_migrations: list[tuple[int, list[str]]] = []
+
+    @abstractmethod
+    def _search_sql(self, terms: list[str], by_chatbot: bool) -> tuple[str, str]:
+        """The dialect's full-text search: ``search_statement`` over its index, and
+        the match expression ($1) for ``terms``."""
 
     @abstractmethod
     def _db(self) -> Executor:
@@ -211,6 +236,23 @@ class SQLStore(Store):
         if row is None:
             raise NotFound("no such conversation", conversation_id=conversation_id)
         return _conversation(row)
+
+    async def search_conversations(
+        self,
+        user_id: str,
+        query: str,
+        chatbot_id: str | None = None,
+        limit: int = 20,
+    ) -> list[SearchHit]:
+        terms = search_terms(query)
+        if not terms:
+            return []
+        sql, match = self._search_sql(terms, chatbot_id is not None)
+        args: list[str | int] = [match, user_id, limit]
+        if chatbot_id is not None:
+            args.append(chatbot_id)
+        rows = await self._db().fetch_all(sql, *args)
+        return [SearchHit(_conversation(row[:6]), snippet(row[6], terms)) for row in rows]
 
     async def delete_conversation(self, user_id: str, conversation_id: str) -> None:
         async with self._transaction() as tx:

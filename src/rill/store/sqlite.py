@@ -20,7 +20,9 @@ from typing import Any
 import aiosqlite
 
 from rill.errors import StorageError
-from rill.store.sql import Executor, Row, Script, SQLStore, T
+from rill.store.migrations import SQLITE_MIGRATIONS
+from rill.store.search_text import fts5_match
+from rill.store.sql import Executor, Row, Script, SQLStore, T, search_statement
 
 log = logging.getLogger(__name__)
 # Why: SQLite accepts ``?NNN`` numbered parameters, so the shared ``$n`` SQL
@@ -110,7 +112,26 @@ class _Router:
         await self._writer.execute(sql, *args)
 
 
+def _search_sql(by_chatbot: bool) -> str:
+    # Why ``-bm25``: FTS5 ranks better matches lower; the shared query wants higher.
+    owned = "user_id = $2" + (" AND {t}.chatbot_id = $4" if by_chatbot else "")
+    return search_statement(
+        "SELECT c.id AS conversation_id, c.title AS body, 1 AS tier, "
+        "-bm25(conversations_search) AS relevance FROM conversations_search "
+        "JOIN conversations c ON c.rowid = conversations_search.rowid "
+        f"WHERE conversations_search MATCH $1 AND c.{owned.format(t='c')} "
+        "UNION ALL SELECT m.conversation_id, m.content, 0, -bm25(messages_search) "
+        "FROM messages_search JOIN messages m ON m.rowid = messages_search.rowid "
+        f"WHERE messages_search MATCH $1 AND m.{owned.format(t='m')}"
+    )
+
+
+_SEARCH_SQL = {by_chatbot: _search_sql(by_chatbot) for by_chatbot in (False, True)}
+
+
 class SQLiteStore(SQLStore):
+    dialect_migrations = SQLITE_MIGRATIONS
+
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         self._lock = asyncio.Lock()
@@ -191,6 +212,9 @@ class SQLiteStore(SQLStore):
             except sqlite3.Error as exc:
                 raise _storage_error(exc) from exc
         return result
+
+    def _search_sql(self, terms: list[str], by_chatbot: bool) -> tuple[str, str]:
+        return _SEARCH_SQL[by_chatbot], fts5_match(terms)
 
     def _migration_lock(self) -> Any:
         return self._transaction()

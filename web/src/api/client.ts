@@ -3,6 +3,7 @@ import type {
   CancelResponse,
   ChatRequest,
   Conversation,
+  ConversationHit,
   HistoryPage,
   Limits,
   Problem,
@@ -121,6 +122,15 @@ export class ApiClient {
   async listConversations(chatbotId: string): Promise<Conversation[]> {
     const body = await this.json<{ conversations: Conversation[] }>(
       `/api/conversations?${new URLSearchParams({ chatbotId })}`,
+    );
+    return body.conversations;
+  }
+
+  /** The user's conversations with `chatbotId` whose title or text match `q`, best first. */
+  async searchConversations(q: string, chatbotId: string, signal?: AbortSignal): Promise<ConversationHit[]> {
+    const body = await this.json<{ conversations: ConversationHit[] }>(
+      `/api/conversations/search?${new URLSearchParams({ q, chatbotId })}`,
+      { signal },
     );
     return body.conversations;
   }

@@ -14,6 +14,7 @@ export type MessageStatus = Message['status'];
 export type Usage = Schemas['UsageOut'];
 export type HistoryPage = Schemas['HistoryOut'];
 export type Conversation = Schemas['ConversationOut'];
+export type ConversationHit = Schemas['ConversationHitOut'];
 export type ChatRequest = Schemas['ChatRequest'];
 export type CancelResponse = Schemas['CancelOut'];
 export type Limits = Schemas['LimitsOut'];

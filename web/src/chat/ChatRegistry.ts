@@ -10,7 +10,7 @@ export class ChatRegistry {
   private readonly sessions = new Map<string, ChatSession>();
 
   constructor(
-    private readonly api: ApiClient,
+    readonly api: ApiClient,
     private readonly options: Omit<ChatSessionOptions, 'chatbotId' | 'api'> = {},
   ) {}
 

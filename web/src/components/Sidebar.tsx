@@ -1,10 +1,12 @@
 import { useState, useSyncExternalStore } from 'react';
 import type { Bot, Conversation } from '../api/types';
 import { useChatRegistry } from '../hooks/ChatContext';
+import { useConversationSearch } from '../hooks/useConversationSearch';
 import { useStreamingChat } from '../hooks/useStreamingChat';
 import { useI18n } from '../i18n/I18n';
 import type { LiveView } from '../App';
 import { BotAvatar } from './BotAvatar';
+import { SearchField, SearchResults } from './ConversationSearch';
 import { BoxIcon, ChartIcon, FeedIcon, PencilIcon, PlusIcon, TrashIcon, TruckIcon } from './icons';
 
 function BotButton({ bot, active, onSelect }: { bot: Bot; active: boolean; onSelect: (id: string) => void }) {
@@ -72,6 +74,9 @@ function RenameForm({ initial, onSave, onCancel }: { initial: string; onSave: (t
 function Conversations({ botId, onPicked }: { botId: string; onPicked: () => void }) {
   const { t, lang } = useI18n();
   const chat = useStreamingChat({ name: botId });
+  const search = useConversationSearch(useChatRegistry().api, botId);
+  // While a query is typed, the server's hits stand in for the list.
+  const searching = search.query.trim() !== '';
   const [confirming, setConfirming] = useState<string | null>(null);
   const [renaming, setRenaming] = useState<string | null>(null);
   return (
@@ -89,8 +94,19 @@ function Conversations({ botId, onPicked }: { botId: string; onPicked: () => voi
           <PlusIcon width={16} height={16} /> {t('newChat')}
         </button>
       </div>
-      {chat.conversations.length === 0 && <p className="side-empty">{t('noConversations')}</p>}
-      <ul className="conv-list">
+      <SearchField search={search} />
+      {searching && (
+        <SearchResults
+          search={search}
+          onOpen={(hit) => {
+            search.setQuery('');
+            void chat.selectConversation(hit.id);
+            onPicked();
+          }}
+        />
+      )}
+      {!searching && chat.conversations.length === 0 && <p className="side-empty">{t('noConversations')}</p>}
+      <ul className="conv-list" hidden={searching}>
         {chat.conversations.map((c) => (
           <li key={c.id} className={c.id === chat.conversationId ? 'active' : undefined}>
             {renaming === c.id ? (
