@@ -8,7 +8,7 @@ WEB_STAMP := web/node_modules/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install install-dev web run test test-py test-web lint typecheck bench soak clean api-client check-api-client
+.PHONY: install install-dev web run test test-py test-web lint typecheck bench soak clean api-client check-api-client redis-topologies
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -36,6 +36,11 @@ test: install web
 	$(BIN)/mypy
 	$(BIN)/pytest
 	@if [ -f web/package.json ]; then $(MAKE) test-web; fi
+
+# A local Redis Cluster (7000-7005) and Sentinel set-up (6390-6391, 26390-26392)
+# for the broker's topology tests; `scripts/redis-topologies.sh stop` ends them.
+redis-topologies:
+	scripts/redis-topologies.sh start
 
 test-py: install
 	$(BIN)/pytest
