@@ -1,4 +1,6 @@
-"""Pick a broker from its URL: ``memory://`` or ``redis://…``/``rediss://…``."""
+"""Pick a broker from its URL: ``memory://``, or Redis in any of the forms that
+``rill.broker.redis.topology`` reads (one server, ``redis+cluster://``,
+``redis+sentinel://``)."""
 
 from __future__ import annotations
 
@@ -13,8 +15,11 @@ def open_broker(url: str) -> Broker:
         from rill.broker.memory import MemoryBroker
 
         return MemoryBroker()
-    if scheme in ("redis", "rediss", "unix"):
+    from rill.broker.redis.topology import SCHEMES
+
+    if scheme in SCHEMES:
         from rill.broker.redis import RedisBroker
 
         return RedisBroker(url)
-    raise ValueError(f"unsupported broker URL scheme {scheme!r} (use memory:// or redis://)")
+    raise ValueError(f"unsupported broker URL scheme {scheme!r} (use memory:// or redis://, "
+                     "redis+cluster://, redis+sentinel://)")

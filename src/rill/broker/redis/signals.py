@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 
 import redis.asyncio as redis
 from redis.asyncio.client import PubSub
@@ -19,8 +20,13 @@ log = logging.getLogger("rill.broker.redis")
 class SignalHub:
     """The node's one Pub/Sub connection, shared by every listener."""
 
-    def __init__(self, client: redis.Redis) -> None:
-        self._pubsub: PubSub = client.pubsub()
+    def __init__(self, connect: Callable[[], Awaitable[redis.Redis]], shared: object) -> None:
+        # Why a callable: on a Cluster the connection goes to one node, which may be
+        # gone after an error; each reconnect asks for a node afresh.
+        self._connect = connect
+        self._shared = shared
+        self._client: redis.Redis | None = None
+        self._pubsub: PubSub | None = None
         self._listeners: dict[bytes, set[asyncio.Queue[bytes | None]]] = {}
         self._subscribed: set[bytes] = set()
         self._lock = asyncio.Lock()
@@ -51,7 +57,7 @@ class SignalHub:
             wanted = bool(self._listeners.get(key))
             if wanted and key not in self._subscribed:
                 try:
-                    await self._pubsub.subscribe(key)
+                    await (await self._open()).subscribe(key)
                 except RedisError as exc:
                     fail(exc)
                 self._subscribed.add(key)
@@ -59,7 +65,32 @@ class SignalHub:
             elif not wanted and key in self._subscribed:
                 self._listeners.pop(key, None)
                 self._subscribed.discard(key)
-                await self._pubsub.unsubscribe(key)
+                if self._pubsub is not None:
+                    await self._pubsub.unsubscribe(key)
+
+    async def _open(self) -> PubSub:
+        """The Pub/Sub connection, made afresh (listening to every channel) if dropped.
+
+        Called with the lock held."""
+        if self._pubsub is None:
+            client = await self._connect()
+            pubsub = client.pubsub()
+            self._client, self._pubsub = client, pubsub
+            if self._subscribed:
+                try:
+                    await pubsub.subscribe(*self._subscribed)
+                except BaseException:
+                    await self._drop()
+                    raise
+        return self._pubsub
+
+    async def _drop(self) -> None:
+        pubsub, client, self._pubsub, self._client = self._pubsub, self._client, None, None
+        with contextlib.suppress(RedisError, *TRANSIENT):
+            if pubsub is not None:
+                await pubsub.aclose()  # type: ignore[no-untyped-call]  # untyped upstream
+            if client is not None and client is not self._shared:
+                await client.aclose()
 
     async def _run(self) -> None:
         backoff = BACKOFF_MIN
@@ -68,30 +99,28 @@ class SignalHub:
                 self._active.clear()
                 await self._active.wait()
                 continue
+            pubsub: PubSub | None = None
             try:
-                message = await self._pubsub.get_message(
+                async with self._lock:
+                    pubsub = await self._open()
+                message = await pubsub.get_message(
                     ignore_subscribe_messages=True, timeout=1.0
                 )
-            except TRANSIENT as exc:
+            except (*TRANSIENT, RedisError) as exc:
+                # Why a new Pub/Sub next time: with retries off, redis-py leaves the
+                # dead socket in place and every read hits the same EOF; and on a
+                # Cluster or after a failover the server to listen on may differ.
                 log.warning("redis signal reader lost its connection: %s", exc)
+                async with self._lock:
+                    if pubsub is not None and self._pubsub is pubsub:
+                        await self._drop()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX)
-                await self._reconnect()
                 continue
             backoff = BACKOFF_MIN
             if message is not None and message["type"] == "message":
                 for queue in self._listeners.get(message["channel"], ()):
                     queue.put_nowait(message["data"])
-
-    async def _reconnect(self) -> None:
-        # Why disconnect first: with retries off, redis-py leaves the dead socket in
-        # place and every read hits the same EOF. A fresh connection re-subscribes
-        # every channel by itself (redis-py's on_connect hook).
-        connection = self._pubsub.connection
-        with contextlib.suppress(*TRANSIENT):
-            if connection is not None:
-                await connection.disconnect()
-            await self._pubsub.connect()  # type: ignore[no-untyped-call]  # untyped upstream
 
     async def close(self) -> None:
         if self._task is not None:
@@ -103,5 +132,4 @@ class SignalHub:
             for queue in queues:
                 queue.put_nowait(None)
         self._listeners.clear()
-        with contextlib.suppress(RedisError):
-            await self._pubsub.aclose()  # type: ignore[no-untyped-call]  # untyped upstream
+        await self._drop()

@@ -5,22 +5,31 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib.resources import files
 from typing import Any, TypeVar
 
-import redis.asyncio as redis
-from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
-from redis.retry import Retry
 
 from rill.broker.base import Broker, Entry, StreamMissing
 from rill.broker.redis.entries import BATCH, Position, checked, is_end, payload_of, to_position
 from rill.broker.redis.errors import fail
-from rill.broker.redis.reader import BLOCK_MS, StreamReader, Subscription
+from rill.broker.redis.reader import BLOCK_MS, StreamReaders, Subscription
 from rill.broker.redis.signals import SignalHub
+from rill.broker.redis.topology import topology
 
 T = TypeVar("T")
+
+#: Shard tags a stream's keys are hashed into (see ``RedisBroker._keys``). Fixed:
+#: every node must compute the same key for a stream. On a Cluster a node runs up
+#: to this many XREAD loops; the tags' slots spread over the primaries.
+SHARDS = 16
+
+
+def shard_of(stream: str) -> str:
+    """The stream's shard tag: a stable hash of its name (``hash()`` is salted)."""
+    return str(zlib.crc32(stream.encode()) % SHARDS)
 
 
 def _script(name: str) -> str:
@@ -34,24 +43,19 @@ class RedisBroker(Broker):
     def __init__(self, url: str, *, prefix: str = "rill:", max_connections: int = 50) -> None:
         self.url = url
         self.prefix = prefix
-        common: dict[str, Any] = {
-            "protocol": 2,
-            "socket_connect_timeout": 2.0,
-            # Why no retries: a write retried after a lost reply may land twice.
-            "retry": Retry(NoBackoff(), 0),
-        }
-        # Why blocking: a burst of commands (hundreds of subscribers replaying at
-        # once) waits its turn for a connection instead of failing outright.
-        pool = redis.BlockingConnectionPool.from_url(
-            url, max_connections=max_connections, timeout=5.0, socket_timeout=5.0, **common
-        )
-        self._client = redis.Redis.from_pool(pool)
-        reader = redis.Redis.from_url(
-            url, socket_timeout=BLOCK_MS / 1000 + 5.0, single_connection_client=True, **common
-        )
+        self._topology = where = topology(url)
+        # Why a semaphore, not a blocking pool: a burst of commands (hundreds of
+        # subscribers replaying at once) must wait its turn for a connection rather
+        # than fail, and neither RedisCluster nor the Sentinel pool can block.
+        self._slots = asyncio.Semaphore(max_connections)
+        # The headroom is for what runs outside the semaphore: a Pub/Sub connection
+        # and each reader loop's wake-up (one per shard tag at most).
+        self._client = where.client(max_connections + SHARDS + 4)
+        reader = where.blocking_client(BLOCK_MS / 1000 + 5.0)
         self._reader_client = reader
-        self._reader = StreamReader(reader, self._client, prefix)
-        self._signals = SignalHub(self._client)
+        self._reader = StreamReaders(reader, self._client, prefix, sharded=where.sharded,
+                                     reset=where.reset)
+        self._signals = SignalHub(lambda: where.signal_client(self._client), self._client)
         self._append = self._client.register_script(_script("append"))
         self._append_many = self._client.register_script(_script("append_many"))
         self._read = self._client.register_script(_script("read"))
@@ -60,17 +64,23 @@ class RedisBroker(Broker):
         self._closed = False
 
     def _key(self, stream: str) -> bytes:
-        return f"{self.prefix}s:{stream}".encode()
+        return self._keys(stream)[0]
 
     def _keys(self, stream: str) -> list[bytes]:
-        """The stream's key, and its retention ledger's (see the module docstring)."""
-        return [self._key(stream), *(f"{self.prefix}{k}:{stream}".encode() for k in "lb")]
+        """The stream's key, and its retention ledger's (see the module docstring).
+
+        Why the ``{tag}``: on a Cluster, keys sharing a hash tag share a slot, so a
+        script may touch all three, and one XREAD may name every stream of a tag.
+        """
+        head = f"{self.prefix}{{{shard_of(stream)}}}"
+        return [f"{head}{k}:{stream}".encode() for k in "slb"]
 
     async def _call(self, op: Callable[[], Awaitable[T]], stream: str | None = None) -> T:
         task = asyncio.current_task()
         requested = task.cancelling() if task is not None else 0
         try:
-            result = await op()
+            async with self._slots:
+                result = await op()
         except RedisError as exc:
             fail(exc, stream)
         # Why: redis-py wraps socket writes in asyncio.wait_for, which on Python 3.11
@@ -91,6 +101,7 @@ class RedisBroker(Broker):
         for client in (self._reader_client, self._client):
             with contextlib.suppress(RedisError):
                 await client.aclose()
+        await self._topology.close()
 
     async def ping(self) -> None:
         await self._call(self._client.ping)
@@ -170,9 +181,9 @@ class RedisBroker(Broker):
             start = f"({position[0]}-{position[1]}"
         if self._closed:
             return
-        key = self._key(stream)
+        key, tag = self._key(stream), shard_of(stream)
         sub = Subscription()
-        cursor = self._reader.register(key, sub, position)
+        cursor = self._reader.register(tag, key, sub, position)
         try:
             if cursor > position:
                 async for entry in self._catch_up(stream, position):
@@ -189,7 +200,7 @@ class RedisBroker(Broker):
                     position = pos
                     yield item
         finally:
-            self._reader.unregister(key, sub)
+            self._reader.unregister(tag, key, sub)
 
     async def _catch_up(self, stream: str, position: Position) -> AsyncIterator[Entry | None]:
         """Entries after ``position`` already in Redis; None for the end marker."""
