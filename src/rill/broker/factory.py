@@ -9,7 +9,8 @@ from urllib.parse import urlsplit
 from rill.broker.base import Broker
 
 
-def open_broker(url: str) -> Broker:
+def open_broker(url: str, *, wait_replicas: int = 0, wait_timeout: float = 1.0) -> Broker:
+    """``wait_replicas``/``wait_timeout``: see ``RedisBroker`` (ignored by memory://)."""
     scheme = urlsplit(url).scheme
     if scheme in ("", "memory"):
         from rill.broker.memory import MemoryBroker
@@ -20,6 +21,6 @@ def open_broker(url: str) -> Broker:
     if scheme in SCHEMES:
         from rill.broker.redis import RedisBroker
 
-        return RedisBroker(url)
+        return RedisBroker(url, wait_replicas=wait_replicas, wait_timeout=wait_timeout)
     raise ValueError(f"unsupported broker URL scheme {scheme!r} (use memory:// or redis://, "
                      "redis+cluster://, redis+sentinel://)")

@@ -10,6 +10,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib.resources import files
 from typing import Any, TypeVar
 
+import redis.asyncio as redis
+from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
 from rill.broker.base import Broker, Entry, StreamMissing
@@ -18,6 +20,7 @@ from rill.broker.redis.errors import fail
 from rill.broker.redis.reader import BLOCK_MS, StreamReaders, Subscription
 from rill.broker.redis.signals import SignalHub
 from rill.broker.redis.topology import topology
+from rill.errors import BrokerError
 
 T = TypeVar("T")
 
@@ -38,12 +41,24 @@ def _script(name: str) -> str:
 
 
 class RedisBroker(Broker):
+    """``wait_replicas``: after each write (append, append_many, end), ``WAIT`` on
+    the same connection until that many replicas acknowledge it, at most
+    ``wait_timeout`` seconds; fewer in time is a ``BrokerError`` (the entry is on
+    the primary, but a failover could lose it). 0 acknowledges on the primary
+    alone, as Redis replication is asynchronous."""
+
     shared = True
 
-    def __init__(self, url: str, *, prefix: str = "rill:", max_connections: int = 50) -> None:
+    def __init__(self, url: str, *, prefix: str = "rill:", max_connections: int = 50,
+                 wait_replicas: int = 0, wait_timeout: float = 1.0) -> None:
         self.url = url
         self.prefix = prefix
         self._topology = where = topology(url)
+        if wait_replicas and where.sharded:
+            # Why: WAIT counts the writes of its own connection, and redis-py's
+            # cluster pipeline cannot pin WAIT to the connection of a key's node.
+            raise ValueError("broker_wait_replicas is not supported on a Redis Cluster")
+        self._wait = (wait_replicas, max(1, int(wait_timeout * 1000)))
         # Why a semaphore, not a blocking pool: a burst of commands (hundreds of
         # subscribers replaying at once) must wait its turn for a connection rather
         # than fail, and neither RedisCluster nor the Sentinel pool can block.
@@ -91,6 +106,28 @@ class RedisBroker(Broker):
             raise asyncio.CancelledError
         return result
 
+    async def _write(self, script: AsyncScript, keys: list[bytes], args: list[Any],
+                     stream: str) -> Any:
+        """Run a writing script; with ``wait_replicas``, then WAIT on its connection."""
+        replicas, timeout_ms = self._wait
+        if not replicas:
+            return await self._call(lambda: script(keys=keys, args=args), stream)
+
+        async def written() -> Any:
+            client = self._client
+            assert isinstance(client, redis.Redis)  # not a Cluster (see __init__)
+            # Why a pipeline: WAIT counts the writes sent on its own connection.
+            async with client.pipeline(transaction=False) as pipe:
+                await script(keys=keys, args=args, client=pipe)
+                pipe.wait(replicas, timeout_ms)
+                result, acked = await pipe.execute()
+            if acked < replicas:
+                raise BrokerError(f"redis: the write reached {acked} of {replicas} replicas "
+                                  f"within {timeout_ms} ms")
+            return result
+
+        return await self._call(written, stream)
+
     async def start(self) -> None:
         await self.ping()
 
@@ -129,7 +166,7 @@ class RedisBroker(Broker):
             min_ms,
             "" if max_bytes is None else str(max_bytes),
         ]
-        raw = await self._call(lambda: self._append(keys=self._keys(stream), args=args), stream)
+        raw = await self._write(self._append, self._keys(stream), args, stream)
         return bytes(raw).decode()
 
     async def append_many(self, stream: str, entries: list[tuple[bytes, str]]) -> None:
@@ -139,7 +176,7 @@ class RedisBroker(Broker):
         for payload, entry_id in entries:
             a, b = checked(entry_id)
             args += (f"{a}-{b}", payload)
-        await self._call(lambda: self._append_many(keys=[self._key(stream)], args=args), stream)
+        await self._write(self._append_many, [self._key(stream)], args, stream)
 
     async def _range(self, stream: str, start: str, count: int) -> tuple[bool, list[Any]]:
         """(ended, up to ``count`` raw entries from ``start``)."""
@@ -219,7 +256,7 @@ class RedisBroker(Broker):
 
     async def end(self, stream: str, ttl: float) -> None:
         ttl_ms = max(1, int(ttl * 1000))
-        await self._call(lambda: self._end(keys=self._keys(stream), args=[ttl_ms]), stream)
+        await self._write(self._end, self._keys(stream), [ttl_ms], stream)
 
     async def _newest(self, stream: str) -> list[Any]:
         rows = await self._call(lambda: self._tail(keys=[self._key(stream)]), stream)
