@@ -29,7 +29,7 @@ def _cluster(url: str) -> SyncRedisCluster:
     return SyncRedisCluster.from_url(url.replace("+cluster", "", 1), socket_connect_timeout=1)
 
 
-def _sentinel_primary(url: str) -> syncredis.Redis:
+def sentinel_primary(url: str) -> syncredis.Redis:
     """A plain client to the current primary (asked once of the first sentinel that answers)."""
     target = parse_sentinel(url)
     for host, port in target.sentinels:
@@ -52,7 +52,7 @@ def sync_client(url: str) -> syncredis.Redis | SyncRedisCluster:
     if "+cluster" in url:
         return _cluster(url)
     if "+sentinel" in url:
-        return _sentinel_primary(url)
+        return sentinel_primary(url)
     return syncredis.Redis.from_url(url)
 
 
