@@ -6,7 +6,9 @@ in field ``d``; ``<tag>`` is the stream's shard tag, a stable hash of its name
 mod 16 (``streams.shard_of``), so that on a Redis Cluster a stream, its ledger and
 every stream a reader loop names at once share one hash slot; ``end`` appends one entry with field
 ``end`` instead, so every node's subscribers learn of it from the stream itself.
-Signals use channel ``<prefix>c:<channel>``.
+Signals use channel ``<prefix>c:<channel>``, and are logged in a short stream
+``<prefix>{<tag>}g:<channel>`` so a node whose Pub/Sub connection was down when
+one was sent still gets it on reconnect (see ``signals``).
 
 Retention: a stream appended with bounds has a ledger beside it, a list
 ``<prefix>{<tag>}l:<stream>`` of ``"<id> <payload length>"`` per bounded entry and

@@ -30,6 +30,12 @@ T = TypeVar("T")
 SHARDS = 16
 
 
+#: A channel's signal log keeps about this many signals, for at most this long: a
+#: listener disconnected longer than that may miss signals (a cancel, for one).
+SIGNAL_LOG_LENGTH = 1000
+SIGNAL_LOG_MS = 10 * 60 * 1000
+
+
 def shard_of(stream: str) -> str:
     """The stream's shard tag: a stable hash of its name (``hash()`` is salted)."""
     return str(zlib.crc32(stream.encode()) % SHARDS)
@@ -70,12 +76,14 @@ class RedisBroker(Broker):
         self._reader_client = reader
         self._reader = StreamReaders(reader, self._client, prefix, sharded=where.sharded,
                                      reset=where.reset)
-        self._signals = SignalHub(lambda: where.signal_client(self._client), self._client)
+        self._signals = SignalHub(lambda: where.signal_client(self._client), self._client,
+                                  self._client)
         self._append = self._client.register_script(_script("append"))
         self._append_many = self._client.register_script(_script("append_many"))
         self._read = self._client.register_script(_script("read"))
         self._tail = self._client.register_script(_script("tail"))
         self._end = self._client.register_script(_script("end"))
+        self._signal = self._client.register_script(_script("signal"))
         self._closed = False
 
     def _key(self, stream: str) -> bytes:
@@ -274,14 +282,20 @@ class RedisBroker(Broker):
                 return bytes(raw_id).decode()
         return None
 
+    def _signal_keys(self, channel: str) -> tuple[bytes, bytes]:
+        """The channel's Pub/Sub name, and its log's key (see ``signals``)."""
+        return (f"{self.prefix}c:{channel}".encode(),
+                f"{self.prefix}{{{shard_of(channel)}}}g:{channel}".encode())
+
     async def publish(self, channel: str, payload: bytes) -> None:
-        key = f"{self.prefix}c:{channel}".encode()
-        await self._call(lambda: self._client.publish(key, payload))
+        key, log_key = self._signal_keys(channel)
+        args: list[bytes | int] = [key, payload, SIGNAL_LOG_LENGTH, SIGNAL_LOG_MS]
+        await self._call(lambda: self._signal(keys=[log_key], args=args))
 
     async def listen(self, channel: str) -> AsyncIterator[bytes]:
-        key = f"{self.prefix}c:{channel}".encode()
+        key, log_key = self._signal_keys(channel)
         queue: asyncio.Queue[bytes | None] = asyncio.Queue()
-        await self._signals.add(key, queue)
+        await self._signals.add(key, log_key, queue)
         try:
             while (item := await queue.get()) is not None:
                 yield item
