@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import redis.asyncio as redis
@@ -54,9 +55,9 @@ class StreamReaders:
     server every stream goes to a single loop, as one XREAD can name them all.
     """
 
-    def __init__(self, client: Client, wake_client: Client, prefix: str, *,
+    def __init__(self, connect: Callable[[], Client], wake_client: Client, prefix: str, *,
                  sharded: bool, reset: Reset) -> None:
-        self._args = (client, wake_client, prefix, reset)
+        self._args = (connect, wake_client, prefix, reset)
         self._sharded = sharded
         self._loops: dict[str, StreamReader] = {}
 
@@ -64,9 +65,12 @@ class StreamReaders:
         tag = tag if self._sharded else "0"
         loop = self._loops.get(tag)
         if loop is None:
-            client, wake_client, prefix, reset = self._args
+            connect, wake_client, prefix, reset = self._args
             wake_key = f"{prefix}{{{tag}}}w:{uuid.uuid4().hex}".encode()
-            loop = self._loops[tag] = StreamReader(client, wake_client, wake_key, reset)
+            # Why a client per loop: a Cluster client that hits an error re-reads
+            # the slot map and drops its connections, which would cut every other
+            # loop's blocked XREAD too, and under load each cut caused the next.
+            loop = self._loops[tag] = StreamReader(connect(), wake_client, wake_key, reset)
         return loop
 
     def register(self, tag: str, key: bytes, sub: Subscription, position: Position) -> Position:
@@ -156,6 +160,8 @@ class StreamReader:
         self._cursors.clear()
         with contextlib.suppress(RedisError):
             await self._wake_client.delete(self._wake_key)
+        with contextlib.suppress(RedisError):
+            await self._client.aclose()
 
     async def _run(self) -> None:
         backoff = BACKOFF_MIN

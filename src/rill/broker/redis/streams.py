@@ -72,9 +72,8 @@ class RedisBroker(Broker):
         # The headroom is for what runs outside the semaphore: a Pub/Sub connection
         # and each reader loop's wake-up (one per shard tag at most).
         self._client = where.client(max_connections + SHARDS + 4)
-        reader = where.blocking_client(BLOCK_MS / 1000 + 5.0)
-        self._reader_client = reader
-        self._reader = StreamReaders(reader, self._client, prefix, sharded=where.sharded,
+        self._reader = StreamReaders(lambda: where.blocking_client(BLOCK_MS / 1000 + 5.0),
+                                     self._client, prefix, sharded=where.sharded,
                                      reset=where.reset)
         self._signals = SignalHub(lambda: where.signal_client(self._client), self._client,
                                   self._client)
@@ -143,9 +142,8 @@ class RedisBroker(Broker):
         self._closed = True
         await self._reader.close()
         await self._signals.close()
-        for client in (self._reader_client, self._client):
-            with contextlib.suppress(RedisError):
-                await client.aclose()
+        with contextlib.suppress(RedisError):
+            await self._client.aclose()
         await self._topology.close()
 
     async def ping(self) -> None:
