@@ -9,7 +9,7 @@ WEB_STAMP := web/node_modules/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install lock web run test test-py test-web lint typecheck bench soak clean api-client check-api-client
+.PHONY: install lock web run test test-py test-web lint typecheck bench soak clean api-client check-api-client redis-topologies
 
 # uv installs exactly what uv.lock pins (`--locked`: it fails, rather than rewrite the lock,
 # when pyproject.toml changed since `make lock`). `--inexact` keeps pip and uv in the venv.
@@ -45,6 +45,11 @@ test: install web
 	$(BIN)/mypy
 	$(BIN)/pytest
 	@if [ -f web/package.json ]; then $(MAKE) test-web; fi
+
+# A local Redis Cluster (7000-7005) and Sentinel set-up (6390-6391, 26390-26392)
+# for the broker's topology tests; `scripts/redis-topologies.sh stop` ends them.
+redis-topologies:
+	scripts/redis-topologies.sh start
 
 test-py: install
 	$(BIN)/pytest

@@ -24,6 +24,7 @@ from bench.client import Tally, close_all, open_subscribers
 from bench.common import Proc, table, write_results
 from bench.idle import MARKER, warm_up
 from bench.targets import Rill
+from rill.broker.redis.streams import shard_of
 
 UPDATES = int(os.environ.get("BENCH_RETENTION_UPDATES", "1200"))
 SIZE = int(os.environ.get("BENCH_RETENTION_KIB", "512")) * 1024
@@ -49,7 +50,8 @@ async def _redis_stream_kib() -> float:
         return float("nan")
     client = redis.Redis.from_url(BROKER_URL)
     try:
-        used = await client.memory_usage("rill:s:hub:updates", samples=0)
+        key = f"rill:{{{shard_of('hub:updates')}}}s:hub:updates"
+        used = await client.memory_usage(key, samples=0)
     finally:
         await client.aclose()
     return (used or 0) / 1024

@@ -140,6 +140,13 @@ class Settings(BaseSettings):
     #: Default: SQLite under ``data_dir``.
     database_url: str | None = None
     broker_url: str = "memory://"
+    #: With Redis: after each write, ``WAIT`` until this many replicas have it, so
+    #: an acknowledged publish or token survives a failover (0: do not wait; not
+    #: on a Redis Cluster). See docs/deployment.md.
+    broker_wait_replicas: int = Field(default=0, ge=0)
+    #: How long a write waits for those replicas before it fails (the entry is
+    #: then on the primary, but not known to be on a replica).
+    broker_wait_timeout_seconds: float = Field(default=1.0, gt=0)
     #: Identifies this process in the store (crash recovery); default host:pid.
     node_id: str | None = None
     #: With a shared broker: a node whose heartbeat is older than this is dead, and

@@ -1,6 +1,7 @@
 """Fixtures that hand every contract test each implementation in turn.
 
-Redis tests use database 15 (``REDIS_URL``) and a fresh key prefix per broker;
+Redis tests use database 15 (``REDIS_URL``) and a fresh key prefix per broker,
+and run again on a Redis Cluster and a Sentinel set-up (``tests/redis_topologies``);
 PostgreSQL tests get a fresh schema per test (selected through ``search_path``
 in the URL), dropped afterwards. Neither skips when its server is down: the
 issue asks that CI never silently skip them.
@@ -15,7 +16,6 @@ from pathlib import Path
 
 import asyncpg  # type: ignore[import-untyped]  # ships no type information
 import pytest
-import redis.asyncio as aioredis
 
 from rill.broker.base import Broker
 from rill.broker.memory import MemoryBroker
@@ -24,28 +24,30 @@ from rill.store.base import Store
 from rill.store.postgres import PostgresStore
 from rill.store.sqlite import SQLiteStore
 from tests.conftest import POSTGRES_URL, REDIS_URL
+from tests.redis_topologies import CLUSTER_URL, SENTINEL_URL, delete_prefix, require
 
 BrokerFactory = Callable[[], Awaitable[RedisBroker]]
 
-
-async def _delete_prefix(prefix: str) -> None:
-    client = aioredis.Redis.from_url(REDIS_URL)
-    try:
-        keys = [k async for k in client.scan_iter(match=f"{prefix}*", count=1000)]
-        if keys:
-            await client.delete(*keys)
-    finally:
-        await client.aclose()
+#: One Redis server, a Redis Cluster, a Sentinel set-up.
+REDIS_URLS = {"redis": REDIS_URL, "redis-cluster": CLUSTER_URL, "redis-sentinel": SENTINEL_URL}
 
 
-@pytest.fixture
-async def redis_nodes() -> AsyncIterator[BrokerFactory]:
+def redis_url(kind: str) -> str:
+    url = REDIS_URLS[kind]
+    if kind != "redis":
+        require(url)
+    return url
+
+
+@pytest.fixture(params=list(REDIS_URLS))
+async def redis_nodes(request: pytest.FixtureRequest) -> AsyncIterator[BrokerFactory]:
     """Make RedisBrokers sharing one fresh prefix: several "nodes" on one Redis."""
+    url = redis_url(request.param)
     prefix = f"rilltest:{uuid.uuid4().hex[:12]}:"
     made: list[RedisBroker] = []
 
     async def node() -> RedisBroker:
-        broker = RedisBroker(REDIS_URL, prefix=prefix)
+        broker = RedisBroker(url, prefix=prefix)
         await broker.start()
         made.append(broker)
         return broker
@@ -53,10 +55,10 @@ async def redis_nodes() -> AsyncIterator[BrokerFactory]:
     yield node
     for broker in made:
         await broker.close()
-    await _delete_prefix(prefix)
+    await delete_prefix(url, prefix)
 
 
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+@pytest.fixture(params=["memory", *(pytest.param(k, marks=pytest.mark.redis) for k in REDIS_URLS)])
 async def broker(request: pytest.FixtureRequest) -> AsyncIterator[Broker]:
     if request.param == "memory":
         memory = MemoryBroker()
@@ -64,12 +66,13 @@ async def broker(request: pytest.FixtureRequest) -> AsyncIterator[Broker]:
         yield memory
         await memory.close()
         return
+    url = redis_url(request.param)
     prefix = f"rilltest:{uuid.uuid4().hex[:12]}:"
-    redis_broker = RedisBroker(REDIS_URL, prefix=prefix)
+    redis_broker = RedisBroker(url, prefix=prefix)
     await redis_broker.start()
     yield redis_broker
     await redis_broker.close()
-    await _delete_prefix(prefix)
+    await delete_prefix(url, prefix)
 
 
 @asynccontextmanager

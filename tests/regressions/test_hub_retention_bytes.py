@@ -19,6 +19,7 @@ import pytest
 import redis
 
 from rill.auth.tokens import TokenIssuer
+from rill.broker.redis.streams import shard_of
 from rill.sse.decoder import SSEDecoder
 from rill.sse.event import ServerSentEvent
 from tests.conftest import REDIS_URL
@@ -128,6 +129,6 @@ async def test_retention_is_bounded_in_bytes_and_live_subscribers_get_everything
             assert [e.id for e in await take(replay, 2)] == kept_ids[1:]
     if broker == "redis":
         with redis.Redis.from_url(REDIS_URL) as client:
-            stream = client.xrange("rill:s:hub:updates")
+            stream = client.xrange(f"rill:{{{shard_of('hub:updates')}}}s:hub:updates")
         assert [fields[b"d"][:4] for _, fields in stream[-3:]] == [b'{"i"'] * 3
         assert sum(len(fields[b"d"]) for _, fields in stream) <= RETAINED

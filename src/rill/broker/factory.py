@@ -1,4 +1,6 @@
-"""Pick a broker from its URL: ``memory://`` or ``redis://…``/``rediss://…``."""
+"""Pick a broker from its URL: ``memory://``, or Redis in any of the forms that
+``rill.broker.redis.topology`` reads (one server, ``redis+cluster://``,
+``redis+sentinel://``)."""
 
 from __future__ import annotations
 
@@ -8,15 +10,19 @@ from rill.broker.base import Broker
 from rill.extras import needs
 
 
-def open_broker(url: str) -> Broker:
+def open_broker(url: str, *, wait_replicas: int = 0, wait_timeout: float = 1.0) -> Broker:
+    """``wait_replicas``/``wait_timeout``: see ``RedisBroker`` (ignored by memory://)."""
     scheme = urlsplit(url).scheme
     if scheme in ("", "memory"):
         from rill.broker.memory import MemoryBroker
 
         return MemoryBroker()
-    if scheme in ("redis", "rediss", "unix"):
+    from rill.broker.redis.topology import SCHEMES
+
+    if scheme in SCHEMES:
         with needs("redis", "a Redis broker"):
             from rill.broker.redis import RedisBroker
 
-        return RedisBroker(url)
-    raise ValueError(f"unsupported broker URL scheme {scheme!r} (use memory:// or redis://)")
+        return RedisBroker(url, wait_replicas=wait_replicas, wait_timeout=wait_timeout)
+    raise ValueError(f"unsupported broker URL scheme {scheme!r} (use memory:// or redis://, "
+                     "redis+cluster://, redis+sentinel://)")

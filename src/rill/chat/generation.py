@@ -10,6 +10,7 @@ broker failure or shutdown — so no message is ever left ``streaming``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -19,12 +20,15 @@ from rill import metrics
 from rill.broker.base import Broker
 from rill.chat import events
 from rill.chat.stall import StallWatch
-from rill.errors import RillError, UpstreamTimeout
+from rill.errors import BrokerError, InvalidInput, RillError, UpstreamTimeout
 from rill.providers.base import Chunk, CompletionRequest, Finish, Provider, TextDelta, aclose
 from rill.store.base import Store
 from rill.store.models import MessageStatus, Usage
 
 log = logging.getLogger("rill.chat")
+
+#: How long a reply's finale is retried while the broker is unreachable.
+FINALE_RETRY_SECONDS = 30.0
 
 
 class Generation:
@@ -114,6 +118,13 @@ class Generation:
             if task is not None:
                 task.uncancel()
             status = "cancelled" if self._cancel_reason == "cancelled" else "interrupted"
+        except BrokerError:
+            # Why interrupted, not error: the model did nothing wrong; Redis went
+            # away mid-reply (a failover, say). The text so far is kept, as when a
+            # node dies.
+            status = "interrupted"
+            log.warning("generation lost its broker", extra={"event": "generation_interrupted",
+                        "message_id": self.message_id})
         except RillError as exc:
             status, failure = "error", (exc.code, exc.detail)
             metrics.provider_error(exc)
@@ -184,13 +195,31 @@ class Generation:
         except RillError:
             log.exception("could not store the finished reply",
                           extra={"event": "finish_failed", "message_id": self.message_id})
-        try:
-            for payload, eid in closing:
-                await self._broker.append(self.stream, payload, id=eid)
-                self.seq += 1
-            await self._broker.end(self.stream, self._stream_ttl)
-        except RillError:
-            # The stored message is final; resumes rebuild the ending from it.
-            log.warning("could not publish the end of the reply",
-                        extra={"event": "finale_failed", "message_id": self.message_id})
+        self.seq += len(closing)
+        await self._publish_finale(closing)
+
+    async def _publish_finale(self, entries: list[tuple[bytes, str]]) -> None:
+        """Append the closing events and end the stream, retrying for a while.
+
+        Why retry: live readers on every node wait for the stream's end; a finale
+        lost to a broker outage (a Redis failover takes seconds) would leave them
+        waiting. The ids are fixed, so a retry cannot append anything twice.
+        """
+        loop = asyncio.get_running_loop()
+        deadline, delay = loop.time() + FINALE_RETRY_SECONDS, 0.2
+        while True:
+            try:
+                # InvalidInput: an earlier try landed but its reply was lost.
+                with contextlib.suppress(InvalidInput):
+                    await self._broker.append_many(self.stream, entries)
+                await self._broker.end(self.stream, self._stream_ttl)
+                return
+            except RillError:
+                if loop.time() > deadline:
+                    # The stored message is final; resumes rebuild the ending from it.
+                    log.warning("could not publish the end of the reply",
+                                extra={"event": "finale_failed", "message_id": self.message_id})
+                    return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
 

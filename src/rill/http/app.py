@@ -96,7 +96,8 @@ def build_verifier(settings: Settings, secret: str) -> TokenVerifier:
 async def build_services(settings: Settings) -> Services:
     secret = session_secret(settings)
     store = metrics.timed(open_store(settings.database_url or ""), metrics.STORE_SECONDS)
-    broker = open_broker(settings.broker_url)
+    broker = open_broker(settings.broker_url, wait_replicas=settings.broker_wait_replicas,
+                         wait_timeout=settings.broker_wait_timeout_seconds)
     if broker.shared:  # Why only shared: in-process calls cost ~µs, the timing would dominate.
         broker = metrics.timed(broker, metrics.BROKER_SECONDS)
     try:

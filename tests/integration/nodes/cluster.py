@@ -22,13 +22,15 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped]  # ships no type information
 import httpx
 import jwt
-import redis
 
 from rill.sse import ServerSentEvent, SSEDecoder
 from tests.conftest import POSTGRES_URL, RunningServer, start_server
+from tests.redis_topologies import CLUSTER_URL, SENTINEL_URL, clear, require
 
 #: Database 13 of the machine's Redis is this suite's own (other suites use others).
 REDIS_URL = "redis://127.0.0.1:6379/13"
+#: The Redis set-ups the cross-node suites run on (the ``broker_url`` fixture).
+BROKER_URLS = {"redis": REDIS_URL, "redis-cluster": CLUSTER_URL, "redis-sentinel": SENTINEL_URL}
 SECRET = "multi-node-session-secret-0123456789abcdef"
 CONFIG = """
 [[bots]]
@@ -93,13 +95,15 @@ async def async_database(options: str = "") -> AsyncIterator[str]:
 
 
 def clear_redis(url: str = REDIS_URL) -> None:
-    client = redis.Redis.from_url(url)
-    try:
-        keys = list(client.scan_iter(match="*", count=1000))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
+    clear(url)
+
+
+def broker_url(kind: str) -> str:
+    """The URL of one of ``BROKER_URLS``, skipping when that set-up is not running."""
+    url = BROKER_URLS[kind]
+    if kind != "redis":
+        require(url)
+    return url
 
 
 def hub_token(publish: list[str] | None = None, subscribe: list[str] | None = None) -> str:

@@ -18,7 +18,6 @@ from .cluster import (
     LONG,
     Cluster,
     chat_reader,
-    clear_redis,
     client,
     database,
     hub_reader,
@@ -34,17 +33,15 @@ DETECTION_BOUND = 10.0
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    clear_redis()
+def cluster(tmp_path_factory: pytest.TempPathFactory, broker: str) -> Iterator[Cluster]:
     with database() as url:
-        nodes = Cluster(Path(tmp_path_factory.mktemp("dead")), url)
+        nodes = Cluster(Path(tmp_path_factory.mktemp("dead")), url, broker_url=broker)
         try:
             for node in ("a", "b", "c"):
                 nodes.start(node)
             yield nodes
         finally:
             nodes.stop_all()
-            clear_redis()
 
 
 def _reply(url: str, token: str, message_id: str) -> dict[str, object]:

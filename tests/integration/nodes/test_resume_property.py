@@ -18,16 +18,15 @@ from tests.reliability.test_chat_resume import (
     _walk,
 )
 
-from .cluster import Cluster, clear_redis, client, database, session
+from .cluster import Cluster, client, database, session
 
 TURNS = scaled(40, 400)
 
 
 @pytest.fixture(scope="module")
-def unlimited_nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    clear_redis()
+def unlimited_nodes(tmp_path_factory: pytest.TempPathFactory, broker: str) -> Iterator[Cluster]:
     with database() as url:
-        cluster = Cluster(Path(tmp_path_factory.mktemp("nodes")), url, extra_env={
+        cluster = Cluster(Path(tmp_path_factory.mktemp("nodes")), url, broker_url=broker, extra_env={
             "RILL_CHAT_TURNS_PER_MINUTE": "0", "RILL_MAX_CONCURRENT_GENERATIONS": "50"})
         try:
             for node in ("a", "b", "c"):
@@ -35,7 +34,6 @@ def unlimited_nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluste
             yield cluster
         finally:
             cluster.stop_all()
-            clear_redis()
 
 
 def test_random_cuts_resumed_on_another_node(unlimited_nodes: Cluster) -> None:

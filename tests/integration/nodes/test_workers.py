@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import redis
 
+from rill.broker.redis.streams import shard_of
 from tests.conftest import RunningServer, start_server
 
 from .cluster import (
@@ -71,7 +72,7 @@ def test_two_workers_share_chat_and_hub(workers: RunningServer) -> None:
     beats = redis.Redis.from_url(REDIS_URL)
     try:
         # Any: redis-py types a reply as the union of every RESP shape.
-        entries: Any = beats.xrange("rill:s:nodes:heartbeat")
+        entries: Any = beats.xrange(f"rill:{{{shard_of('nodes:heartbeat')}}}s:nodes:heartbeat")
         nodes = {fields[b"d"] for _, fields in entries}
     finally:
         beats.close()

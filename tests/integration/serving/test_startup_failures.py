@@ -133,7 +133,7 @@ def redis_cluster_node(tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.mark.redis
-def test_redis_cluster_is_refused_at_start(tmp_path, redis_cluster_node):
+def test_a_cluster_node_behind_a_plain_redis_url_is_refused_at_start(tmp_path, redis_cluster_node):
     status, log = serve(tmp_path, "--broker-url", redis_cluster_node)
     assert status == 3, log
-    assert_one_clear_line(log, "broker", redis_cluster_node, "Redis Cluster is not supported")
+    assert_one_clear_line(log, "broker", redis_cluster_node, "use a redis+cluster:// URL")

@@ -6,9 +6,11 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import redis.asyncio as redis
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisError
 
 from rill.broker.base import Entry
@@ -38,13 +40,60 @@ class Subscription:
         self.queue: asyncio.Queue[list[Item] | None] = asyncio.Queue()
 
 
-class StreamReader:
-    """The node's one XREAD loop over every stream with a local subscriber."""
+Client = redis.Redis | RedisCluster
 
-    def __init__(self, client: redis.Redis, wake_client: redis.Redis, prefix: str) -> None:
+
+class Reset(Protocol):
+    async def __call__(self, client: Client, /) -> None: ...
+
+
+class StreamReaders:
+    """The node's XREAD loops: one per shard tag in use, or one in all.
+
+    Why per shard on a Cluster: one XREAD may only name keys of one hash slot, and
+    every stream of a shard tag lives in that tag's slot (see ``streams``). On one
+    server every stream goes to a single loop, as one XREAD can name them all.
+    """
+
+    def __init__(self, connect: Callable[[], Client], wake_client: Client, prefix: str, *,
+                 sharded: bool, reset: Reset) -> None:
+        self._args = (connect, wake_client, prefix, reset)
+        self._sharded = sharded
+        self._loops: dict[str, StreamReader] = {}
+
+    def _loop(self, tag: str) -> StreamReader:
+        tag = tag if self._sharded else "0"
+        loop = self._loops.get(tag)
+        if loop is None:
+            connect, wake_client, prefix, reset = self._args
+            wake_key = f"{prefix}{{{tag}}}w:{uuid.uuid4().hex}".encode()
+            # Why a client per loop: a Cluster client that hits an error re-reads
+            # the slot map and drops its connections, which would cut every other
+            # loop's blocked XREAD too, and under load each cut caused the next.
+            loop = self._loops[tag] = StreamReader(connect(), wake_client, wake_key, reset)
+        return loop
+
+    def register(self, tag: str, key: bytes, sub: Subscription, position: Position) -> Position:
+        return self._loop(tag).register(key, sub, position)
+
+    def unregister(self, tag: str, key: bytes, sub: Subscription) -> None:
+        self._loop(tag).unregister(key, sub)
+
+    async def close(self) -> None:
+        for loop in self._loops.values():
+            await loop.close()
+        self._loops.clear()
+
+
+class StreamReader:
+    """One XREAD loop over the streams of one shard tag with a local subscriber."""
+
+    def __init__(self, client: Client, wake_client: Client, wake_key: bytes,
+                 reset: Reset) -> None:
         self._client = client
         self._wake_client = wake_client
-        self._wake_key = f"{prefix}wake:{uuid.uuid4().hex}".encode()
+        self._reset = reset
+        self._wake_key = wake_key
         self._wake_cursor = b"0-0"
         # Held so the task is not garbage-collected mid-flight; None when idle.
         self._wake_task: asyncio.Task[None] | None = None
@@ -52,6 +101,7 @@ class StreamReader:
         self._subs: dict[bytes, set[Subscription]] = {}
         self._changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._closed = False
 
     def register(self, key: bytes, sub: Subscription, position: Position) -> Position:
         """Add a subscriber that has seen everything up to ``position``; return the cursor."""
@@ -92,6 +142,11 @@ class StreamReader:
             self._wake_task = None
 
     async def close(self) -> None:
+        # Why a flag beside the cancel: on Python 3.11 redis-py can swallow a cancel
+        # that lands as a reply arrives (see RedisBroker._call); the loop then sees
+        # the flag instead of waiting forever for a stream to follow.
+        self._closed = True
+        self._changed.set()
         for task in (self._task, self._wake_task):
             if task is not None:
                 task.cancel()
@@ -105,10 +160,12 @@ class StreamReader:
         self._cursors.clear()
         with contextlib.suppress(RedisError):
             await self._wake_client.delete(self._wake_key)
+        with contextlib.suppress(RedisError):
+            await self._client.aclose()
 
     async def _run(self) -> None:
         backoff = BACKOFF_MIN
-        while True:
+        while not self._closed:
             if not self._cursors:
                 self._changed.clear()
                 await self._changed.wait()
@@ -119,8 +176,12 @@ class StreamReader:
             try:
                 # Any: redis-py types the reply as a union of every RESP shape.
                 response: Any = await self._client.xread(streams, count=BATCH, block=BLOCK_MS)
-            except TRANSIENT as exc:
+            except (*TRANSIENT, RedisError) as exc:
+                # Why every RedisError: a primary demoted by a failover answers
+                # UNBLOCKED or READONLY, not a dropped connection; the reader must
+                # reconnect (to the new primary) rather than die.
                 log.warning("redis stream reader lost its connection: %s", exc)
+                await self._reset(self._client)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX)
                 continue

@@ -5,23 +5,40 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib.resources import files
 from typing import Any, TypeVar
 
 import redis.asyncio as redis
-from redis.backoff import NoBackoff
+from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
-from redis.retry import Retry
 
 from rill.broker.base import Broker, Entry, StreamMissing
 from rill.broker.redis.entries import BATCH, Position, checked, is_end, payload_of, to_position
 from rill.broker.redis.errors import fail
-from rill.broker.redis.reader import BLOCK_MS, StreamReader, Subscription
+from rill.broker.redis.reader import BLOCK_MS, StreamReaders, Subscription
 from rill.broker.redis.signals import SignalHub
+from rill.broker.redis.topology import topology
 from rill.errors import BrokerError
 
 T = TypeVar("T")
+
+#: Shard tags a stream's keys are hashed into (see ``RedisBroker._keys``). Fixed:
+#: every node must compute the same key for a stream. On a Cluster a node runs up
+#: to this many XREAD loops; the tags' slots spread over the primaries.
+SHARDS = 16
+
+
+#: A channel's signal log keeps about this many signals, for at most this long: a
+#: listener disconnected longer than that may miss signals (a cancel, for one).
+SIGNAL_LOG_LENGTH = 1000
+SIGNAL_LOG_MS = 10 * 60 * 1000
+
+
+def shard_of(stream: str) -> str:
+    """The stream's shard tag: a stable hash of its name (``hash()`` is salted)."""
+    return str(zlib.crc32(stream.encode()) % SHARDS)
 
 
 def _script(name: str) -> str:
@@ -30,48 +47,62 @@ def _script(name: str) -> str:
 
 
 class RedisBroker(Broker):
+    """``wait_replicas``: after each write (append, append_many, end), ``WAIT`` on
+    the same connection until that many replicas acknowledge it, at most
+    ``wait_timeout`` seconds; fewer in time is a ``BrokerError`` (the entry is on
+    the primary, but a failover could lose it). 0 acknowledges on the primary
+    alone, as Redis replication is asynchronous."""
+
     shared = True
 
-    def __init__(self, url: str, *, prefix: str = "rill:", max_connections: int = 50) -> None:
+    def __init__(self, url: str, *, prefix: str = "rill:", max_connections: int = 50,
+                 wait_replicas: int = 0, wait_timeout: float = 1.0) -> None:
         self.url = url
         self.prefix = prefix
-        common: dict[str, Any] = {
-            "protocol": 2,
-            "socket_connect_timeout": 2.0,
-            # Why no retries: a write retried after a lost reply may land twice.
-            "retry": Retry(NoBackoff(), 0),
-        }
-        # Why blocking: a burst of commands (hundreds of subscribers replaying at
-        # once) waits its turn for a connection instead of failing outright.
-        pool = redis.BlockingConnectionPool.from_url(
-            url, max_connections=max_connections, timeout=5.0, socket_timeout=5.0, **common
-        )
-        self._client = redis.Redis.from_pool(pool)
-        reader = redis.Redis.from_url(
-            url, socket_timeout=BLOCK_MS / 1000 + 5.0, single_connection_client=True, **common
-        )
-        self._reader_client = reader
-        self._reader = StreamReader(reader, self._client, prefix)
-        self._signals = SignalHub(self._client)
+        self._topology = where = topology(url)
+        if wait_replicas and where.sharded:
+            # Why: WAIT counts the writes of its own connection, and redis-py's
+            # cluster pipeline cannot pin WAIT to the connection of a key's node.
+            raise ValueError("broker_wait_replicas is not supported on a Redis Cluster")
+        self._wait = (wait_replicas, max(1, int(wait_timeout * 1000)))
+        # Why a semaphore, not a blocking pool: a burst of commands (hundreds of
+        # subscribers replaying at once) must wait its turn for a connection rather
+        # than fail, and neither RedisCluster nor the Sentinel pool can block.
+        self._slots = asyncio.Semaphore(max_connections)
+        # The headroom is for what runs outside the semaphore: a Pub/Sub connection
+        # and each reader loop's wake-up (one per shard tag at most).
+        self._client = where.client(max_connections + SHARDS + 4)
+        self._reader = StreamReaders(lambda: where.blocking_client(BLOCK_MS / 1000 + 5.0),
+                                     self._client, prefix, sharded=where.sharded,
+                                     reset=where.reset)
+        self._signals = SignalHub(lambda: where.signal_client(self._client), self._client,
+                                  self._client)
         self._append = self._client.register_script(_script("append"))
         self._append_many = self._client.register_script(_script("append_many"))
         self._read = self._client.register_script(_script("read"))
         self._tail = self._client.register_script(_script("tail"))
         self._end = self._client.register_script(_script("end"))
+        self._signal = self._client.register_script(_script("signal"))
         self._closed = False
 
     def _key(self, stream: str) -> bytes:
-        return f"{self.prefix}s:{stream}".encode()
+        return self._keys(stream)[0]
 
     def _keys(self, stream: str) -> list[bytes]:
-        """The stream's key, and its retention ledger's (see the module docstring)."""
-        return [self._key(stream), *(f"{self.prefix}{k}:{stream}".encode() for k in "lb")]
+        """The stream's key, and its retention ledger's (see the module docstring).
+
+        Why the ``{tag}``: on a Cluster, keys sharing a hash tag share a slot, so a
+        script may touch all three, and one XREAD may name every stream of a tag.
+        """
+        head = f"{self.prefix}{{{shard_of(stream)}}}"
+        return [f"{head}{k}:{stream}".encode() for k in "slb"]
 
     async def _call(self, op: Callable[[], Awaitable[T]], stream: str | None = None) -> T:
         task = asyncio.current_task()
         requested = task.cancelling() if task is not None else 0
         try:
-            result = await op()
+            async with self._slots:
+                result = await op()
         except RedisError as exc:
             fail(exc, stream)
         # Why: redis-py wraps socket writes in asyncio.wait_for, which on Python 3.11
@@ -82,21 +113,45 @@ class RedisBroker(Broker):
             raise asyncio.CancelledError
         return result
 
+    async def _write(self, script: AsyncScript, keys: list[bytes], args: list[Any],
+                     stream: str) -> Any:
+        """Run a writing script; with ``wait_replicas``, then WAIT on its connection."""
+        replicas, timeout_ms = self._wait
+        if not replicas:
+            return await self._call(lambda: script(keys=keys, args=args), stream)
+
+        async def written() -> Any:
+            client = self._client
+            assert isinstance(client, redis.Redis)  # not a Cluster (see __init__)
+            # Why a pipeline: WAIT counts the writes sent on its own connection.
+            async with client.pipeline(transaction=False) as pipe:
+                await script(keys=keys, args=args, client=pipe)
+                pipe.wait(replicas, timeout_ms)
+                result, acked = await pipe.execute()
+            if acked < replicas:
+                raise BrokerError(f"redis: the write reached {acked} of {replicas} replicas "
+                                  f"within {timeout_ms} ms")
+            return result
+
+        return await self._call(written, stream)
+
     async def start(self) -> None:
         await self.ping()
-        info = await self._call(lambda: self._client.info("cluster"))
-        if info.get("cluster_enabled"):
-            # Why refuse: the scripts and the reader touch keys in several hash slots,
-            # which a cluster rejects (CROSSSLOT) only once traffic arrives.
-            raise BrokerError("redis: Redis Cluster is not supported; use a standalone Redis")
+        if not self._topology.sharded:
+            info = await self._call(lambda: self._client.info("cluster"))
+            if info.get("cluster_enabled"):
+                # Why refuse: a redis:// URL makes a single-server client, whose scripts
+                # and reader a cluster rejects (MOVED, CROSSSLOT) only once traffic comes.
+                raise BrokerError("redis: this is a Redis Cluster node: use a "
+                                  "redis+cluster:// URL")
 
     async def close(self) -> None:
         self._closed = True
         await self._reader.close()
         await self._signals.close()
-        for client in (self._reader_client, self._client):
-            with contextlib.suppress(RedisError):
-                await client.aclose()
+        with contextlib.suppress(RedisError):
+            await self._client.aclose()
+        await self._topology.close()
 
     async def ping(self) -> None:
         await self._call(self._client.ping)
@@ -124,7 +179,7 @@ class RedisBroker(Broker):
             min_ms,
             "" if max_bytes is None else str(max_bytes),
         ]
-        raw = await self._call(lambda: self._append(keys=self._keys(stream), args=args), stream)
+        raw = await self._write(self._append, self._keys(stream), args, stream)
         return bytes(raw).decode()
 
     async def append_many(self, stream: str, entries: list[tuple[bytes, str]]) -> None:
@@ -134,7 +189,7 @@ class RedisBroker(Broker):
         for payload, entry_id in entries:
             a, b = checked(entry_id)
             args += (f"{a}-{b}", payload)
-        await self._call(lambda: self._append_many(keys=[self._key(stream)], args=args), stream)
+        await self._write(self._append_many, [self._key(stream)], args, stream)
 
     async def _range(self, stream: str, start: str, count: int) -> tuple[bool, list[Any]]:
         """(ended, up to ``count`` raw entries from ``start``)."""
@@ -176,9 +231,9 @@ class RedisBroker(Broker):
             start = f"({position[0]}-{position[1]}"
         if self._closed:
             return
-        key = self._key(stream)
+        key, tag = self._key(stream), shard_of(stream)
         sub = Subscription()
-        cursor = self._reader.register(key, sub, position)
+        cursor = self._reader.register(tag, key, sub, position)
         try:
             if cursor > position:
                 async for entry in self._catch_up(stream, position):
@@ -195,7 +250,7 @@ class RedisBroker(Broker):
                     position = pos
                     yield item
         finally:
-            self._reader.unregister(key, sub)
+            self._reader.unregister(tag, key, sub)
 
     async def _catch_up(self, stream: str, position: Position) -> AsyncIterator[Entry | None]:
         """Entries after ``position`` already in Redis; None for the end marker."""
@@ -214,7 +269,7 @@ class RedisBroker(Broker):
 
     async def end(self, stream: str, ttl: float) -> None:
         ttl_ms = max(1, int(ttl * 1000))
-        await self._call(lambda: self._end(keys=self._keys(stream), args=[ttl_ms]), stream)
+        await self._write(self._end, self._keys(stream), [ttl_ms], stream)
 
     async def _newest(self, stream: str) -> list[Any]:
         rows = await self._call(lambda: self._tail(keys=[self._key(stream)]), stream)
@@ -232,14 +287,20 @@ class RedisBroker(Broker):
                 return bytes(raw_id).decode()
         return None
 
+    def _signal_keys(self, channel: str) -> tuple[bytes, bytes]:
+        """The channel's Pub/Sub name, and its log's key (see ``signals``)."""
+        return (f"{self.prefix}c:{channel}".encode(),
+                f"{self.prefix}{{{shard_of(channel)}}}g:{channel}".encode())
+
     async def publish(self, channel: str, payload: bytes) -> None:
-        key = f"{self.prefix}c:{channel}".encode()
-        await self._call(lambda: self._client.publish(key, payload))
+        key, log_key = self._signal_keys(channel)
+        args: list[bytes | int] = [key, payload, SIGNAL_LOG_LENGTH, SIGNAL_LOG_MS]
+        await self._call(lambda: self._signal(keys=[log_key], args=args))
 
     async def listen(self, channel: str) -> AsyncIterator[bytes]:
-        key = f"{self.prefix}c:{channel}".encode()
+        key, log_key = self._signal_keys(channel)
         queue: asyncio.Queue[bytes | None] = asyncio.Queue()
-        await self._signals.add(key, queue)
+        await self._signals.add(key, log_key, queue)
         try:
             while (item := await queue.get()) is not None:
                 yield item
