@@ -35,10 +35,13 @@ def redact(url: str) -> str:
 
 def describe(exc: BaseException, settings: Settings) -> str:
     """One line saying what start-up could not reach, and why."""
+    # Why the cause: clients are told only "broker unavailable" (issue 13); the
+    # operator reading this line needs the driver's own reason.
+    reason = exc.__cause__ or exc
     if isinstance(exc, BrokerError):
-        return f"cannot reach the broker at {redact(settings.broker_url)}: {exc}"
+        return f"cannot reach the broker at {redact(settings.broker_url)}: {reason}"
     if isinstance(exc, StorageError):
-        return f"cannot reach the database at {redact(settings.database_url or '')}: {exc}"
+        return f"cannot reach the database at {redact(settings.database_url or '')}: {reason}"
     if isinstance(exc, MissingExtra):
         return str(exc)
     return f"{type(exc).__name__}: {exc}"
