@@ -20,7 +20,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 from starlette.middleware.cors import CORSMiddleware
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rill import metrics
 from rill._version import __version__
@@ -376,7 +376,24 @@ class RillApp:
                     # path its direct writes (hub/cors.py).
                     await (serve_hub if is_hub else serve_discovery)(hub, scope, receive, send)
                     return
+            if scope["method"] == "HEAD":
+                send = _without_body(send)
         await self.stack(scope, receive, send)
+
+
+def _without_body(send: Send) -> Send:
+    """``send`` that drops body bytes: a HEAD answer is the head alone (RFC 9110 §9.3.2).
+
+    Why here and not left to the server: uvicorn drops them itself, but granian's
+    HTTP/2 sends them, and curl then fails the stream with PROTOCOL_ERROR.
+    """
+
+    async def head_only(message: Message) -> None:
+        if message["type"] == "http.response.body" and message.get("body"):
+            message = {**message, "body": b""}
+        await send(message)
+
+    return head_only
 
 
 def repeats_authorization(headers: Iterable[tuple[bytes, bytes]]) -> bool:

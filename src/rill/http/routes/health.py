@@ -14,11 +14,14 @@ from rill.http.schemas import HealthOut
 router = APIRouter(tags=["health"])
 
 
+# HEAD too (load balancers probe with it), undocumented: the same operation as GET.
+@router.head("/healthz", include_in_schema=False)
 @router.get("/healthz", response_model=HealthOut)
 async def healthz() -> HealthOut:
     return HealthOut(status="ok")
 
 
+@router.head("/readyz", include_in_schema=False)
 @router.get("/readyz", response_model=HealthOut, responses={503: {"model": HealthOut}})
 async def readyz(services: ServicesDep, response: Response) -> HealthOut:
     checks: dict[str, str] = {}
