@@ -139,9 +139,12 @@ return tostring(wait)
 class RedisLimiter(RateLimiter):
     def __init__(self, name: str, rate: Rate, what: str, url: str) -> None:
         super().__init__(name, rate, what)
-        import redis.asyncio as redis
+        from rill.broker.redis.topology import topology
 
-        self._redis = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        # Why the broker's topology: the same URL names a single Redis, a Cluster or a
+        # Sentinel set-up; each bucket is one key, so any of them can hold it.
+        self._topology = topology(url)
+        self._redis = self._topology.client(max_connections=50)
         self._script = self._redis.register_script(_BUCKET_SCRIPT)
         self._prefix = f"rill:ratelimit:{name}:"
 
@@ -163,13 +166,14 @@ class RedisLimiter(RateLimiter):
 
     async def close(self) -> None:
         await self._redis.aclose()
+        await self._topology.close()
 
 
 def open_limiter(name: str, rate: Rate, what: str, broker_url: str) -> RateLimiter:
     """A limiter shared by every node when the broker is Redis, else in-process."""
     if not rate.enabled:
         return Unlimited()
-    if urlsplit(broker_url).scheme in ("redis", "rediss", "unix"):
+    if urlsplit(broker_url).scheme not in ("", "memory"):  # one of the Redis topologies
         return RedisLimiter(name, rate, what, broker_url)
     return MemoryLimiter(name, rate, what)
 
