@@ -13,13 +13,14 @@ from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 import orjson
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.responses import Response
 
 from rill.chat.service import Turn
 from rill.errors import NotFound, RillError, TooManyRequests, Unauthorized
+from rill.fields import RecordId
 from rill.http.identity import current_user, optional_user, signed_in, user_of
 from rill.http.services import Services, get_services
 
@@ -109,3 +110,8 @@ def bot_id(services: Services, model: str) -> str:
 
 def turn_headers(turn: Turn) -> dict[str, str]:
     return {"X-Rill-Message-Id": turn.message_id, "X-Rill-Conversation-Id": turn.conversation_id}
+
+
+#: The conversation a stateless request continues (``X-Rill-Conversation-Id``); an id
+#: Rill could not have minted is not found, as everywhere (``rill/fields.py``).
+ConversationHeader = Annotated[RecordId | None, Header(alias="X-Rill-Conversation-Id")]

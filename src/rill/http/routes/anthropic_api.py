@@ -7,9 +7,9 @@ through ``POST /api/chat/{id}/cancel``, with ``id`` from ``message_start``.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter
 from starlette.responses import Response
 
 from rill.chat.service import TurnRequest
@@ -17,6 +17,7 @@ from rill.http.admission import open_turn
 from rill.http.identity import ServicesDep
 from rill.http.protocol_routes import (
     ApiKeyUser,
+    ConversationHeader,
     bot_id,
     error_route,
     json_response,
@@ -54,8 +55,7 @@ async def create_message(
     body: anthropic.MessagesRequest,
     user: ApiKeyUser,
     services: ServicesDep,
-    conversation_id: Annotated[str | None, Header(alias="X-Rill-Conversation-Id",
-                                                  min_length=1, max_length=64)] = None,
+    conversation_id: ConversationHeader = None,
 ) -> Response:
     """Send a conversation, get the reply (``model`` is a Rill chatbot id).
 

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from pydantic import Field, field_validator
 
+from rill.fields import RecordId
 from rill.http.identity import CurrentUser, ServicesDep
 from rill.http.schemas import ConversationOut, _In
 
@@ -28,7 +29,7 @@ class ConversationRename(_In):
 
 @router.patch("/{conversation_id}", response_model=ConversationOut)
 async def rename_conversation(
-    conversation_id: Annotated[str, Path(min_length=1, max_length=64)],
+    conversation_id: Annotated[RecordId, Path()],
     body: ConversationRename,
     user: CurrentUser,
     services: ServicesDep,

@@ -11,10 +11,10 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Any
 
 import orjson
-from fastapi import APIRouter, Header
+from fastapi import APIRouter
 from starlette.responses import Response
 
 from rill.chat.service import TurnRequest
@@ -22,6 +22,7 @@ from rill.http.admission import open_turn
 from rill.http.identity import ServicesDep
 from rill.http.protocol_routes import (
     ApiKeyUser,
+    ConversationHeader,
     bot_id,
     error_route,
     json_response,
@@ -69,8 +70,7 @@ async def create_chat_completion(
     body: openai.CompletionRequest,
     user: ApiKeyUser,
     services: ServicesDep,
-    conversation_id: Annotated[str | None, Header(alias="X-Rill-Conversation-Id",
-                                                  min_length=1, max_length=64)] = None,
+    conversation_id: ConversationHeader = None,
 ) -> Response:
     """Send a conversation, get the reply (``model`` is a Rill chatbot id); stored as
     for ``POST /v1/messages``."""
