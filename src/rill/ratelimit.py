@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from rill.broker.factory import REDIS_SCHEMES
 from rill.errors import TooManyRequests
 
 log = logging.getLogger("rill.ratelimit")
@@ -173,7 +174,7 @@ def open_limiter(name: str, rate: Rate, what: str, broker_url: str) -> RateLimit
     """A limiter shared by every node when the broker is Redis, else in-process."""
     if not rate.enabled:
         return Unlimited()
-    if urlsplit(broker_url).scheme not in ("", "memory"):  # one of the Redis topologies
+    if urlsplit(broker_url).scheme in REDIS_SCHEMES:
         return RedisLimiter(name, rate, what, broker_url)
     return MemoryLimiter(name, rate, what)
 

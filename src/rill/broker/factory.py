@@ -9,6 +9,11 @@ from urllib.parse import urlsplit
 from rill.broker.base import Broker
 from rill.extras import needs
 
+#: URL schemes of the Redis broker, beside memory://. Here, not in ``broker/redis/``,
+#: so that naming one without the ``redis`` extra says which extra to install.
+REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster",
+                 "redis+sentinel", "rediss+sentinel")
+
 
 def open_broker(url: str, *, wait_replicas: int = 0, wait_timeout: float = 1.0) -> Broker:
     """``wait_replicas``/``wait_timeout``: see ``RedisBroker`` (ignored by memory://)."""
@@ -17,9 +22,7 @@ def open_broker(url: str, *, wait_replicas: int = 0, wait_timeout: float = 1.0) 
         from rill.broker.memory import MemoryBroker
 
         return MemoryBroker()
-    from rill.broker.redis.topology import SCHEMES
-
-    if scheme in SCHEMES:
+    if scheme in REDIS_SCHEMES:
         with needs("redis", "a Redis broker"):
             from rill.broker.redis import RedisBroker
 

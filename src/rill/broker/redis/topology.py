@@ -32,10 +32,6 @@ from redis.retry import Retry
 
 from rill.broker.redis.errors import TRANSIENT
 
-#: URL schemes this module understands, beside memory://.
-SCHEMES = ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster",
-           "redis+sentinel", "rediss+sentinel")
-
 COMMON: dict[str, Any] = {
     "protocol": 2,
     "socket_connect_timeout": 2.0,
