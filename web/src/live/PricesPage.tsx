@@ -51,9 +51,9 @@ export function PricesPage() {
             const up = last.change >= 0;
             const tick = previous === null ? '' : last.price > previous ? 'tick-up' : last.price < previous ? 'tick-down' : '';
             return (
-              <article key={last.symbol} className="ticker card" data-symbol={last.symbol} aria-label={last.symbol}>
+              <article key={last.symbol} className="ticker card" data-symbol={last.symbol} aria-labelledby={`ticker-${last.symbol}`}>
                 <div className="ticker-top" translate="no">
-                  <span className="ticker-symbol">{last.symbol}</span>
+                  <span className="ticker-symbol" id={`ticker-${last.symbol}`}>{last.symbol}</span>
                   <span className={`ticker-change ${up ? 'up' : 'down'}`}>
                     {up ? '▲' : '▼'} {Math.abs(last.changePct).toFixed(2)}%
                   </span>

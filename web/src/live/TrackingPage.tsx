@@ -64,10 +64,10 @@ export function TrackingPage() {
             const steps = last.steps || STEPS.length;
             const delivered = last.step >= steps;
             return (
-              <article key={id} className="parcel card" data-parcel={id} aria-label={id}>
+              <article key={id} className="parcel card" data-parcel={id} aria-labelledby={`parcel-${id}`}>
                 <div className="parcel-head">
                   <div>
-                    <div className="parcel-id" translate="no">{id}</div>
+                    <div className="parcel-id" translate="no" id={`parcel-${id}`}>{id}</div>
                     <div className={`parcel-status${delivered ? ' done' : ''}`}>{label(last.status)}</div>
                   </div>
                   <div className="parcel-meta">
@@ -79,7 +79,7 @@ export function TrackingPage() {
                     )}
                   </div>
                 </div>
-                <div className="progress" role="progressbar" aria-valuemin={0} aria-valuemax={steps} aria-valuenow={last.step} aria-label={id}>
+                <div className="progress" role="progressbar" aria-valuemin={0} aria-valuemax={steps} aria-valuenow={last.step} aria-labelledby={`parcel-${id}`}>
                   <div style={{ width: `${(last.step / steps) * 100}%` }} />
                 </div>
                 <ol className="timeline">
