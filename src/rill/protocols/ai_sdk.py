@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from rill.errors import InvalidInput
-from rill.fields import Text
+from rill.fields import RecordId, Text
 from rill.protocols.stream import ChatEvent
 
 HEADERS = {"x-vercel-ai-ui-message-stream": "v1"}
@@ -46,7 +46,7 @@ class UIMessage(_In):
 class UIChatRequest(_In):
     """``DefaultChatTransport``'s body: ``id`` is the chat id, a Rill conversation id."""
 
-    id: Text = Field(min_length=1, max_length=64)
+    id: RecordId
     messages: list[UIMessage] = Field(min_length=1, max_length=10_000)
     trigger: Literal["submit-message", "regenerate-message"] = "submit-message"
     messageId: str | None = Field(default=None, max_length=256)

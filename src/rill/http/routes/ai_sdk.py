@@ -18,6 +18,7 @@ from fastapi import APIRouter, Path
 from starlette.responses import Response
 
 from rill.chat.service import TurnRequest
+from rill.fields import RecordId
 from rill.http.admission import open_turn
 from rill.http.identity import CurrentUser, ServicesDep
 from rill.http.services import Services
@@ -56,7 +57,7 @@ async def send_ui_message(
             response_class=EventStreamResponse,
             responses={**_STREAM, 204: {"description": "no reply is streaming in this chat"}})
 async def resume_ui_message_stream(
-    chat_id: Annotated[str, Path(min_length=1, max_length=64)],
+    chat_id: Annotated[RecordId, Path()],
     user: CurrentUser,
     services: ServicesDep,
 ) -> Response:
