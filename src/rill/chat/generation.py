@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from rill import metrics
-from rill.broker.base import Broker
+from rill.broker.base import Broker, StreamMissing
 from rill.chat import events
 from rill.chat.stall import StallWatch
 from rill.errors import BrokerError, InvalidInput, RillError, UpstreamTimeout
@@ -195,10 +195,11 @@ class Generation:
         except RillError:
             log.exception("could not store the finished reply",
                           extra={"event": "finish_failed", "message_id": self.message_id})
+        last_delta = events.event_id(self.seq, self.length)
         self.seq += len(closing)
-        await self._publish_finale(closing)
+        await self._publish_finale(closing, last_delta)
 
-    async def _publish_finale(self, entries: list[tuple[bytes, str]]) -> None:
+    async def _publish_finale(self, entries: list[tuple[bytes, str]], last_delta: str) -> None:
         """Append the closing events and end the stream, retrying for a while.
 
         Why retry: live readers on every node wait for the stream's end; a finale
@@ -209,6 +210,17 @@ class Generation:
         deadline, delay = loop.time() + FINALE_RETRY_SECONDS, 0.2
         while True:
             try:
+                # Why the check: a stream that lost events (Redis restarted empty) must
+                # not get a finale its readers would take for the whole reply; they
+                # rebuild the rest from the store instead (chat/service.py follow loop).
+                try:
+                    last = await self._broker.last_id(self.stream)
+                except StreamMissing:
+                    last = None
+                if last not in (last_delta, entries[-1][1]):
+                    log.warning("the reply's stream lost events: readers rebuild its end",
+                                extra={"event": "finale_skipped", "message_id": self.message_id})
+                    return
                 # InvalidInput: an earlier try landed but its reply was lost.
                 with contextlib.suppress(InvalidInput):
                     await self._broker.append_many(self.stream, entries)
