@@ -21,6 +21,19 @@ POSTGRES_URL = os.environ.get(
 )
 
 
+#: Debian's Chromium and the flags it needs here (no sandbox as root; no background
+#: requests, which this machine's closed network refuses), for the browser tests.
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
