@@ -14,7 +14,7 @@ import uvloop
 
 from bench.common import CLIENT_CORE, boost, pin, raise_nofile
 
-BENCHMARKS = ("idle", "fanout", "chat", "history", "retention")
+BENCHMARKS = ("idle", "fanout", "chat", "history", "retention", "scale")
 
 
 def main() -> int:

@@ -36,6 +36,7 @@ from bench.common import (
     BIN,
     CLIENT_CORE,
     ROOT,
+    SERVER_CORE,
     Proc,
     free_port,
     http,
@@ -231,7 +232,9 @@ class RillChat:
         self.tokens: list[str] = []
 
     @contextlib.contextmanager
-    def running(self, data_dir: str) -> Any:
+    def running(self, data_dir: str, *, workers: int = 1,
+                extra_env: dict[str, str] | None = None) -> Any:
+        """One server pinned to the server core, or ``workers`` processes on both cores."""
         self.port = free_port()
         upstream = f"http://127.0.0.1:{self.fake_port}/v1"
         bots = [
@@ -257,11 +260,15 @@ class RillChat:
             {"id": "echo", "name": "echo", "provider": "echo", "pace": 0,
              "max_tokens": 200_000},
         ]
+        # Sessions are opened from one address, 1,000 at a time: lift the per-address limit.
         env = {"RILL_LOG_LEVEL": "warning", "RILL_MAX_CONCURRENT_GENERATIONS": "100000",
+               "RILL_SESSIONS_PER_MINUTE": "0",
                "RILL_BOTS": orjson.dumps(bots).decode(), "BENCH_FAKE_KEY": "sk-bench",
-               "RILL_HUB__ENABLED": "false"}
-        argv = [str(BIN / "rill"), "serve", "--port", str(self.port), "--data-dir", data_dir]
-        with Proc("rill-chat", argv, port=self.port, env=env, cwd=ROOT) as proc:
+               "RILL_HUB__ENABLED": "false", **(extra_env or {})}
+        argv = [str(BIN / "rill"), "serve", "--port", str(self.port), "--data-dir", data_dir,
+                "--workers", str(workers)]
+        with Proc("rill-chat", argv, port=self.port, env=env, cwd=ROOT,
+                  core=SERVER_CORE if workers == 1 else None) as proc:
             yield proc
 
     async def sessions(self, count: int) -> None:

@@ -76,6 +76,12 @@ def _helper_preexec() -> None:
     boost()
 
 
+def _unpinned_preexec() -> None:
+    # Several worker processes (or nodes) share both cores, as they would in production.
+    raise_nofile()
+    boost()
+
+
 def own_cpu_seconds() -> float:
     """CPU time of this process (the load client), to show it costs less than the server."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -99,7 +105,7 @@ class Proc:
         port: int,
         env: dict[str, str] | None = None,
         cwd: Path | None = None,
-        core: int = SERVER_CORE,
+        core: int | None = SERVER_CORE,
     ) -> None:
         self.name = name
         self.argv = list(argv)
@@ -124,7 +130,8 @@ class Proc:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                preexec_fn=_server_preexec if self.core == SERVER_CORE else _helper_preexec,
+                preexec_fn=(_unpinned_preexec if self.core is None else
+                            _server_preexec if self.core == SERVER_CORE else _helper_preexec),
             )
         try:
             self.wait_listening()

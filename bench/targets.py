@@ -137,7 +137,7 @@ class Nchan(_PlainPost):
         self.port = free_port()
         with tempfile.TemporaryDirectory(prefix="bench-nchan-") as tmp:
             conf = Path(tmp) / "nginx.conf"
-            conf.write_text(_nginx_conf(Path(tmp), self.port))
+            conf.write_text(nginx_conf(Path(tmp), self.port))
             argv = [shutil.which("nginx") or "nginx", "-p", tmp, "-e", f"{tmp}/error.log",
                     "-c", str(conf)]
             with Proc(self.name, argv, port=self.port) as proc:
@@ -145,14 +145,15 @@ class Nchan(_PlainPost):
                 yield proc
 
 
-def _nginx_conf(tmp: Path, port: int) -> str:
-    # One process in the foreground (no master, no daemon), so it is one pid to
-    # pin to core 0 and measure, like the Python servers.
+def nginx_conf(tmp: Path, port: int, workers: int = 1) -> str:
+    # One worker: no master, no daemon, so it is one pid to pin to core 0 and measure,
+    # like the Python servers. More: nginx's usual master and workers, sharing the
+    # channels through Nchan's shared memory (bench/scale.py).
     return f"""
 load_module {NCHAN_MODULE};
 daemon off;
-master_process off;
-worker_processes 1;
+master_process {"off" if workers == 1 else "on"};
+worker_processes {workers};
 worker_rlimit_nofile 20000;
 pid {tmp}/nginx.pid;
 error_log {tmp}/error.log warn;
@@ -165,8 +166,9 @@ http {{
   uwsgi_temp_path {tmp}/uwsgi;
   scgi_temp_path {tmp}/scgi;
   nchan_shared_memory_size 256m;
+  keepalive_requests 100000;
   server {{
-    listen {HOST}:{port} backlog=4096;
+    listen {HOST}:{port} backlog=4096 reuseport;
     location = /pub {{
       nchan_publisher;
       nchan_channel_id $arg_id;
