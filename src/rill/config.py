@@ -120,6 +120,17 @@ class HubSettings(BaseModel):
     require_access_token_type: bool = False
     #: A subscriber whose socket accepts nothing for this long is dropped.
     write_timeout_seconds: float = Field(default=30, gt=0)
+    #: A subscription is closed after at most this long, whatever its token's ``exp``
+    #: (0: only ``exp`` ends it). Why (spec, "Subscribers"): ``exp`` alone cannot
+    #: revoke an open connection; the subscriber reconnects, presents its token again
+    #: and resumes from its ``Last-Event-ID``, losing nothing. Each connection closes at
+    #: a random point in the last tenth of the span, so subscribers that connected
+    #: together do not all reconnect together.
+    max_connection_seconds: float = Field(default=3600, ge=0)
+    #: Open subscriptions under one token on this process (0: no limit); one more is
+    #: answered 429 (spec, "Authorization Details"). Anonymous subscribers have no
+    #: token and are not counted.
+    max_subscriptions_per_token: int = Field(default=64, ge=0)
     #: Publishes per second per token subject (a token bucket holding ``publish_burst``;
     #: 0 turns the limit off). Shared by every node when the broker is Redis.
     publishes_per_second: float = Field(default=500, ge=0)

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -81,6 +82,8 @@ class Connection:
         "subscriber",
         "transport",
         "owner",
+        "close_at",
+        "token_key",
         "__weakref__",
     )
 
@@ -121,6 +124,11 @@ class Connection:
         #: Pending bytes are then HTTP/1.1 chunks, framed by ``chunk()``.
         self.transport: asyncio.WriteTransport | None = None
         self.owner: StreamOwner | None = None
+        #: Unix time by which the hub closes it: the token's ``exp`` or the connection
+        #: lifetime, whichever comes first (``math.inf``: never).
+        self.close_at = math.inf
+        #: The token it was opened with, as ``Registry.per_token`` counts it (None: no token).
+        self.token_key: bytes | None = None
 
     def wake(self) -> None:
         waiter = self.waiter
@@ -172,12 +180,16 @@ class Registry:
         self._flush_scheduled = False
         #: Loop time the last ``flush`` ended (see ``_schedule_flush``).
         self._flushed_at = 0.0
+        #: Open connections per token (``Connection.token_key``), for the per-token limit.
+        self.per_token: dict[bytes, int] = {}
 
     def __len__(self) -> int:
         return len(self.connections)
 
     def add(self, conn: Connection) -> None:
         self.connections.add(conn)
+        if conn.token_key is not None:
+            self.per_token[conn.token_key] = self.per_token.get(conn.token_key, 0) + 1
         for m in conn.matchers:
             if m.wildcard:
                 self._everything.add(conn)
@@ -190,6 +202,13 @@ class Registry:
         if conn not in self.connections:
             return
         self.connections.discard(conn)
+        token_key = conn.token_key
+        if token_key is not None:
+            left = self.per_token[token_key] - 1
+            if left:
+                self.per_token[token_key] = left
+            else:
+                del self.per_token[token_key]
         for m in conn.matchers:
             if m.wildcard:
                 self._everything.discard(conn)

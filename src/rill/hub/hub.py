@@ -213,10 +213,12 @@ class Hub:
             now = time.time()
             registry = self.registry
             for conn in list(registry.connections):
-                expires = conn.grants.expires_at
-                # Close no later than the token's exp (spec), so one step early.
-                if expires is not None and expires <= now + step:
-                    registry.drop(conn, "expired")
+                # Close no later than the token's exp or the connection's lifetime
+                # (spec, "Subscribers"), so one step early.
+                if conn.close_at <= now + step:
+                    expires = conn.grants.expires_at
+                    ended = expires is not None and expires <= now + step
+                    registry.drop(conn, "expired" if ended else "lifetime")
             for conn in registry.stalled(hub.write_timeout_seconds):
                 registry.drop(conn, "stalled")
             self.index.trim(now)

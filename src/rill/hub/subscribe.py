@@ -17,11 +17,14 @@ skipped or sent twice.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import math
+import random
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, cast
 
-from rill.errors import RillError
+from rill.errors import RillError, TooManyRequests
 from rill.hub._asgi import Receive, Reply, Scope, Send, cookies, header_map, query
 from rill.hub.auth import MissingToken, find_token
 from rill.hub.errors import send_error
@@ -190,11 +193,30 @@ async def open_subscription(hub: Hub, scope: Scope) -> tuple[Connection, str | N
     # A fresh id per connection, never ``sub``: see subscriptions.new_subscriber_id.
     subscriber = new_subscriber_id() if settings.subscriptions else ""
     conn = Connection(matchers, grants, subscriber)
+    conn.close_at = _close_at(grants, settings.max_connection_seconds)
+    if credentials.token is not None and settings.max_subscriptions_per_token:
+        # A digest, not the token: the registry outlives the request, and keeps no secret.
+        key = hashlib.blake2b(credentials.token.encode(), digest_size=16).digest()
+        if hub.registry.per_token.get(key, 0) >= settings.max_subscriptions_per_token:
+            raise TooManyRequests(
+                f"this token already has {settings.max_subscriptions_per_token} open "
+                "subscriptions on this hub; close one first",
+                retry_after=5.0,
+            )
+        conn.token_key = key
     answer = await _position(hub, conn, requested)
     # From here to ``add`` nothing awaits: the cursor and the registration
     # see the same index, so no update falls between replay and live.
     hub.registry.add(conn)
     return conn, answer
+
+
+def _close_at(grants: Grants, lifetime: float) -> float:
+    """When the hub ends a new connection: its token's ``exp`` or its lifetime, if sooner."""
+    close_at = grants.expires_at if grants.expires_at is not None else math.inf
+    if lifetime:
+        close_at = min(close_at, time.time() + lifetime * random.uniform(0.9, 1.0))
+    return close_at
 
 
 async def _position(hub: Hub, conn: Connection, requested: str | None) -> str | None:
