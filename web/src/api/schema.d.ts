@@ -578,6 +578,8 @@ export interface components {
             chatbotId: string;
             /** Conversationid */
             conversationId?: string | null;
+            /** Editof */
+            editOf?: string | null;
             /** Language */
             language?: ("en" | "ko") | null;
             /** Message */
@@ -716,6 +718,8 @@ export interface components {
             error?: string | null;
             /** Id */
             id: string;
+            /** Parentid */
+            parentId: string | null;
             /**
              * Role
              * @enum {string}
@@ -729,6 +733,8 @@ export interface components {
             /** Stopreason */
             stopReason: string | null;
             usage: components["schemas"]["UsageOut"] | null;
+            /** Versions */
+            versions: string[];
         };
         /**
          * MessagesRequest
