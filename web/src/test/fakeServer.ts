@@ -157,8 +157,9 @@ export function conversation_(id: string, chatbotId: string): Conversation {
 
 export function message_(n: number, overrides: Partial<Message> = {}): Message {
   const role = n % 2 === 0 ? 'user' : 'assistant';
+  const id = `msg_${String(n).padStart(5, '0')}`;
   return {
-    id: `msg_${String(n).padStart(5, '0')}`,
+    id,
     conversationId: 'conv_1',
     chatbotId: 'echo',
     role,
@@ -167,6 +168,8 @@ export function message_(n: number, overrides: Partial<Message> = {}): Message {
     status: 'complete',
     stopReason: role === 'assistant' ? 'end_turn' : null,
     usage: null,
+    parentId: null,
+    versions: [overrides.id ?? id],
     ...overrides,
   };
 }
