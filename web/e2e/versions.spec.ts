@@ -93,7 +93,7 @@ test('regenerate keeps the old reply: the switcher appears on the reply and swit
   await expect(switcher).toContainText('2 / 2');
   await expect(switcher.getByRole('button', { name: 'Previous version' })).toBeDisabled();
   await expect.poll(async () => (await lastReply(page).innerText()).split(/\s+/).length).toBeGreaterThan(5);
-  await page.getByRole('button', { name: 'Stop' }).click();
+  await page.getByRole('button', { name: 'Stop', exact: true }).click();
   await expect(lastReply(page)).toHaveAttribute('data-status', 'cancelled', { timeout: 10_000 });
   const partial = (await lastReply(page).locator('.markdown').innerText()).trim();
   expect(partial.split(/\s+/).length).toBeLessThan(80);
