@@ -49,6 +49,15 @@ interface Removed {
   time: number | undefined;
 }
 
+/**
+ * A reply this session follows without owning it (no Stop, no composer lock): one
+ * started in another tab while this session's one run was busy with its own.
+ */
+interface Watch {
+  controller: AbortController;
+  reply: ReplyState;
+}
+
 /** One streaming reply: a POST or a resume, plus its reconnections. */
 interface Run {
   kind: RunKind;
@@ -122,6 +131,8 @@ export class ChatSession {
   private readonly language: (() => 'en' | 'ko') | null;
 
   private run: Run | null = null;
+  /** Replies streaming elsewhere that this session shows as they grow, by message id. */
+  private readonly watches = new Map<string, Watch>();
   private cursor: string | null = null;
   /** Bumped when the shown conversation changes, so late history pages are dropped. */
   private generation = 0;
@@ -256,8 +267,57 @@ export class ChatSession {
         continue;
       }
       if (this.pendingResume?.messageId === message.id) continue;
+      const watch = this.watches.get(message.id);
+      if (watch && watch.reply.lastEventId !== null) {
+        this.store.put({ ...fromServer(message), content: watch.reply.content, status: 'streaming' });
+        continue;
+      }
       this.store.put(fromServer(message));
     }
+  }
+
+  /**
+   * Joins every reply of the shown thread that is still being generated and that
+   * nothing here follows yet (started in another tab or device): the page only had
+   * its text so far (issue 17: a second reply showed only after a reload).
+   */
+  private followStreaming(): void {
+    for (const m of [...this.store.values()]) if (m.role === 'assistant' && m.status === 'streaming') this.follow(m.id);
+  }
+
+  private follow(messageId: string): void {
+    if (this.run?.botKey === messageId || this.run?.reply.messageId === messageId) return;
+    if (this.watches.has(messageId) || this.pendingResume?.messageId === messageId) return;
+    // The one run is free: follow it as a run (Stop works on it, as on a reply sent here).
+    if (!this.run) {
+      this.startResume(messageId, null, '');
+      return;
+    }
+    const watch: Watch = {
+      controller: new AbortController(),
+      reply: initialReply({ messageId, conversationId: this.store.get(messageId)?.conversationId ?? null }),
+    };
+    this.watches.set(messageId, watch);
+    void this.transport
+      .stream(this.transport.resume(messageId, null), watch.controller.signal, {
+        onEvent: (event, id) => {
+          const next = reduceReply(watch.reply, event, id);
+          if (next === watch.reply) return;
+          watch.reply = next;
+          this.store.update(messageId, { content: next.content, stopReason: next.stopReason, error: next.error });
+        },
+        onReconnecting: () => undefined,
+        cursor: () => watch.reply,
+      })
+      .then((outcome) => {
+        this.watches.delete(messageId);
+        const shown = this.store.get(messageId);
+        // A failed watch leaves the text it had; the next load of the conversation shows the rest.
+        if (!shown || outcome.kind !== 'finished') return;
+        const { stopReason, error } = watch.reply;
+        const status = (stopReason && STATUS_BY_STOP_REASON[stopReason]) || (error ? 'error' : 'complete');
+        this.store.update(messageId, { status, stopReason, error });
+      });
   }
 
   private async loadPage(generation: number, first: boolean): Promise<void> {
@@ -334,6 +394,7 @@ export class ChatSession {
       if (generation !== this.generation || conversationId !== this.state.conversationId) return false;
       if (mode === 'replace') this.replaceThread(page);
       else this.reconcile(page);
+      this.followStreaming();
       return true;
     } catch {
       // The thread shown stays as it was; the next load of the conversation corrects it.
@@ -390,8 +451,10 @@ export class ChatSession {
     this.store.clearMessages();
     this.store.patch({ conversationId, hasMoreHistory: false, error: null, isReady: false });
     if (conversationId) {
+      const generation = this.generation;
       try {
-        await this.loadPage(this.generation, true);
+        await this.loadPage(generation, true);
+        if (generation === this.generation) this.followStreaming();
       } catch (error) {
         this.setError(chatError(error, 'init'));
       }
@@ -458,11 +521,11 @@ export class ChatSession {
     const shown = event.conversationId === this.state.conversationId;
     switch (event.kind) {
       case 'turn_started':
-        if (shown && !this.run && event.messageId && !this.store.get(event.messageId)) {
+        if (shown && event.messageId && !this.store.get(event.messageId) && !this.mayBeOwnTurn(event.conversationId, event.messageId)) {
           // Started elsewhere: show the new turn (an edit or a regenerate there also takes
           // the old versions off the path here), then join its reply as it streams.
           if (!(await this.reloadShown('reconcile'))) return;
-          if (!this.run && this.state.conversationId === event.conversationId) this.startResume(event.messageId, null, '');
+          if (this.state.conversationId === event.conversationId) this.follow(event.messageId);
         }
         await this.refreshConversations();
         return;
@@ -496,6 +559,13 @@ export class ChatSession {
         return;
       }
     }
+  }
+
+  /** The event may be this session's own turn, echoed back before its stream named it. */
+  private mayBeOwnTurn(conversationId: string, messageId: string): boolean {
+    const run = this.run;
+    if (!run) return false;
+    return run.reply.messageId === null || run.reply.messageId === messageId || this.state.streamingConversationId === conversationId;
   }
 
   // ---- a reply ----
@@ -810,6 +880,7 @@ export class ChatSession {
   dispose(): void {
     this.persist();
     this.run?.controller.abort();
+    for (const watch of this.watches.values()) watch.controller.abort();
     this.store.clearListeners();
   }
 
