@@ -30,6 +30,7 @@ async function turn(page: Page, text: string): Promise<void> {
 }
 
 test('edit a message: the edit gets its own reply, and the old question and its replies come back exactly through the switcher', async ({ page }) => {
+  test.setTimeout(90_000);
   await openChat(page, 'echo');
   await turn(page, 'alpha question one');
   await turn(page, 'beta question two');
@@ -70,6 +71,11 @@ test('edit a message: the edit gets its own reply, and the old question and its 
   expect(history.map((m) => [m.role, m.content])).toEqual(before);
   await page.reload();
   await expect.poll(() => thread(page)).toEqual(before);
+  // An export writes the path shown, not the other versions.
+  const [md] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export Markdown' }).click()]);
+  const markdown = await (await md.createReadStream()).toArray().then((chunks) => Buffer.concat(chunks).toString('utf8'));
+  expect(markdown).toContain('beta question two');
+  expect(markdown).not.toContain('gamma');
 
   await switcherOf(userMessages(page).first()).getByRole('button', { name: 'Next version' }).click();
   await expect(page.getByTestId('version-status')).toHaveText('Version 2 of 2');
@@ -80,11 +86,14 @@ test('edit a message: the edit gets its own reply, and the old question and its 
 });
 
 test('regenerate keeps the old reply: the switcher appears on the reply and switching back restores it', async ({ page }) => {
+  // ~12 s a reply at this bot's pace: long enough that the regenerated one is still
+  // streaming when a loaded machine gets to look at it.
+  test.setTimeout(90_000);
   await openChat(page, 'slow');
-  await send(page, '/lorem 80');
-  await expect(lastReply(page)).toHaveAttribute('data-status', 'complete', { timeout: 30_000 });
+  await send(page, '/lorem 200');
+  await expect(lastReply(page)).toHaveAttribute('data-status', 'complete', { timeout: 40_000 });
   const old = (await lastReply(page).locator('.markdown').innerText()).trim();
-  expect(old.split(/\s+/)).toHaveLength(80);
+  expect(old.split(/\s+/)).toHaveLength(200);
 
   await lastReply(page).hover();
   await lastReply(page).getByRole('button', { name: 'Regenerate' }).click();
@@ -96,7 +105,7 @@ test('regenerate keeps the old reply: the switcher appears on the reply and swit
   await page.getByRole('button', { name: 'Stop', exact: true }).click();
   await expect(lastReply(page)).toHaveAttribute('data-status', 'cancelled', { timeout: 10_000 });
   const partial = (await lastReply(page).locator('.markdown').innerText()).trim();
-  expect(partial.split(/\s+/).length).toBeLessThan(80);
+  expect(partial.split(/\s+/).length).toBeLessThan(200);
 
   await expect(switcherOf(lastReply(page))).toContainText('2 / 2');
   await switcherOf(lastReply(page)).getByRole('button', { name: 'Previous version' }).click();
