@@ -117,6 +117,8 @@ async def test_async_send_and_history(rill_server: RunningServer) -> None:
             ("user", KOREAN), ("assistant", KOREAN)]
         assert page.messages[1].id == reply.message_id
         assert page.messages[1].status == "complete"
+        assert page.messages[1].parent_id == page.messages[0].id
+        assert page.messages[1].versions == (reply.message_id,)
 
 
 def test_guide_answers(chat: ChatClient) -> None:
