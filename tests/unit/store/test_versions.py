@@ -93,7 +93,11 @@ def test_versions_are_siblings_in_the_same_conversation_oldest_first() -> None:
             message("r1", None, "conv_2")]
     statement = siblings_statement(page)
     assert statement is not None
-    assert statement[1] == ("conv_1", "conv_2", "a1", "q1")
+    # Children by their parents; first messages by their conversation (roots only there).
+    assert statement[1] == ("conv_1", "a1", "q1", "conv_1", "conv_2")
+    assert statement[0].count("parent_id IS NULL") == 1
+    only_children = siblings_statement([message("a1", "q1")])
+    assert only_children is not None and "IS NULL" not in only_children[0]
     rows = [("q1", "conv_1", None), ("a1", "conv_1", "q1"), ("q2", "conv_1", "a1"),
             ("q2e", "conv_1", "a1"), ("r0", "conv_2", None), ("r1", "conv_2", None)]
     assert [m.versions for m in with_versions(page, rows)] == [
