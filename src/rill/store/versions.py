@@ -183,22 +183,34 @@ def regenerate_script(conversation_id: str) -> Script[str | None]:
 
 def siblings_statement(messages: Sequence[Message]) -> tuple[str, tuple[str, ...]] | None:
     """The query for every version of ``messages`` (rows ``(id, conversation_id,
-    parent_id)``, oldest first), or None when there are none to look up."""
+    parent_id)``, oldest first), or None when there are none to look up.
+
+    Why two parts: siblings share a parent, except first messages, which share having
+    none; only a page that holds a first message asks for its conversation's roots.
+    """
     if not messages:
         return None
-    conversations = sorted({m.conversation_id for m in messages})
-    parents = sorted({m.parent_id for m in messages if m.parent_id is not None})
-    args = (*conversations, *parents)
-    in_conversations = ", ".join(f"${n}" for n in range(1, len(conversations) + 1))
-    siblings = "parent_id IS NULL"
-    if parents:
-        marks = ", ".join(f"${n}" for n in range(len(conversations) + 1, len(args) + 1))
-        siblings = f"(parent_id IN ({marks}) OR parent_id IS NULL)"
-    return (
-        "SELECT id, conversation_id, parent_id FROM messages "
-        f"WHERE conversation_id IN ({in_conversations}) AND {siblings} ORDER BY id",
-        args,
+    args: list[str] = []
+
+    def marks(values: Iterable[str]) -> str:
+        start = len(args)
+        args.extend(sorted(set(values)))
+        return ", ".join(f"${n}" for n in range(start + 1, len(args) + 1))
+
+    parts = []
+    children = [m for m in messages if m.parent_id is not None]
+    if children:
+        parts.append(
+            f"conversation_id IN ({marks(m.conversation_id for m in children)}) "
+            f"AND parent_id IN ({marks(m.parent_id or '' for m in children)})"
+        )
+    roots = [m.conversation_id for m in messages if m.parent_id is None]
+    if roots:
+        parts.append(f"conversation_id IN ({marks(roots)}) AND parent_id IS NULL")
+    sql = " UNION ALL ".join(
+        f"SELECT id, conversation_id, parent_id FROM messages WHERE {part}" for part in parts
     )
+    return f"{sql} ORDER BY id", tuple(args)
 
 
 def with_versions(messages: Sequence[Message], rows: Iterable[Row]) -> list[Message]:
