@@ -47,15 +47,19 @@ def _base32(value: int, length: int) -> str:
 
 
 def seed_rows(conversation: str, user: str, count: int) -> Iterator[tuple[Any, ...]]:
-    """Alternating user/assistant messages, one ms apart, ids sorting by time."""
+    """Alternating user/assistant messages, one ms apart, ids sorting by time, each the
+    child of the one before (one path, as the server writes a conversation)."""
     start_ms = int(time.time() * 1000) - count - 60_000
     random_part = int.from_bytes(os.urandom(10), "big") >> 1
+    parent = None
     for i in range(count):
         ms = start_ms + i
         role = "user" if i % 2 == 0 else "assistant"
-        yield (f"msg_{_base32(ms, 10)}{_base32(random_part + i, 16)}", conversation, user, BOT,
+        message_id = f"msg_{_base32(ms, 10)}{_base32(random_part + i, 16)}"
+        yield (message_id, conversation, user, BOT,
                role, f"message {i}: " + "lorem ipsum dolor sit amet " * 3, "complete",
-               "end_turn" if role == "assistant" else None, ms, ms)
+               "end_turn" if role == "assistant" else None, ms, ms, parent)
+        parent = message_id
 
 
 def seed(db: Path, conversation: str, user: str, count: int) -> float:
@@ -66,7 +70,8 @@ def seed(db: Path, conversation: str, user: str, count: int) -> float:
         with conn:
             conn.executemany(
                 "INSERT INTO messages (id, conversation_id, user_id, chatbot_id, role, content, "
-                "status, stop_reason, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                "status, stop_reason, created_at, updated_at, parent_id) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 seed_rows(conversation, user, count),
             )
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

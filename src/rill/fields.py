@@ -64,9 +64,18 @@ def cursor(value: str) -> str:
     return value
 
 
+def message_ref(value: str) -> str:
+    """A message id in a body: one that could not name a record is invalid input (422)."""
+    if not could_exist(value):
+        raise ValueError("not a message id this server gave")
+    return value
+
+
 #: Every free-text field and every name (chatbot id, title, message) in a body or query.
 Text = Annotated[str, AfterValidator(storable)]
 #: Ids in paths (``/api/chat/{message_id}``, ``/api/conversations/{conversation_id}``).
 RecordId = Annotated[str, AfterValidator(record_id)]
 #: History cursors (``before=``): message ids handed out as ``nextCursor``.
 Cursor = Annotated[str, AfterValidator(cursor)]
+#: A message a body names (``messageId`` of ``POST /api/conversations/{id}/versions``).
+MessageRef = Annotated[str, AfterValidator(message_ref)]

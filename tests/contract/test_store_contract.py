@@ -314,7 +314,7 @@ async def test_start_turn_without_user_text(store: Store) -> None:
     assert [m.id for m in await store.recent_messages(conv.id, 10)] == [started.reply.id]
 
 
-async def test_regenerate_replaces_the_last_finished_reply(store: Store) -> None:
+async def test_regenerate_shows_a_new_reply_and_keeps_the_old(store: Store) -> None:
     conv = await store.create_conversation("alice", "echo")
     user_msg, bot_msg = await turn(store, conv)
 
@@ -335,8 +335,9 @@ async def test_regenerate_replaces_the_last_finished_reply(store: Store) -> None
     await finish(store, bot_msg.id)
     new = await regenerate()
     assert [m.id for m in await store.recent_messages(conv.id, 10)] == [user_msg.id, new.id]
-    with pytest.raises(NotFound):
-        await store.get_message("alice", bot_msg.id)
+    assert new.parent_id == user_msg.id
+    # The replaced reply stays, an earlier version of the new one.
+    assert (await store.get_message("alice", bot_msg.id)).content == "done"
 
 
 async def test_start_turn_without_a_conversation_continues_the_latest(store: Store) -> None:

@@ -117,6 +117,24 @@ async def test_async_send_and_history(rill_server: RunningServer) -> None:
             ("user", KOREAN), ("assistant", KOREAN)]
         assert page.messages[1].id == reply.message_id
         assert page.messages[1].status == "complete"
+        assert page.messages[1].parent_id == page.messages[0].id
+        assert page.messages[1].versions == (reply.message_id,)
+
+
+def test_edit_and_show_version(chat: ChatClient) -> None:
+    first = chat.ask("echo", "frist")
+    assert first.conversation_id is not None
+    question = chat.history("echo", first.conversation_id).messages[0]
+    edited = chat.ask("echo", "first", first.conversation_id, edit_of=question.id)
+    assert edited.text == "first"
+    page = chat.history("echo", first.conversation_id)
+    assert [m.content for m in page.messages] == ["first", "first"]
+    assert page.messages[0].versions == (question.id, page.messages[0].id)
+    back = chat.show_version(first.conversation_id, question.id)
+    assert [m.content for m in back.messages] == ["frist", "frist"]
+    with pytest.raises(APIError) as refused:
+        chat.show_version(first.conversation_id, "not an id")
+    assert refused.value.status == 422
 
 
 def test_guide_answers(chat: ChatClient) -> None:

@@ -79,15 +79,17 @@ def _chat(client: httpx.Client, bot: str, message: str, **extra: object) -> tupl
 
 @pytest.fixture(scope="module")
 def owned(server: RunningServer) -> dict[str, str]:
-    """A's conversation, a finished reply and one still generating."""
+    """A's conversation, its question, a finished reply and one still generating."""
     with _client(server, A) as a:
         conv = a.post("/api/conversations", json={"chatbotId": "echo"}).json()["id"]
         status, done = _chat(a, "echo", "alice's secret words", conversationId=conv)
         assert status == 200
+        question = a.get("/api/history", params={"chatbotId": "echo", "conversationId": conv}
+                         ).json()["messages"][0]["id"]
         with a.stream("POST", "/api/chat", json={
                 "chatbotId": "slow", "message": " ".join(["long"] * 200)}) as r:
             streaming = r.headers["x-rill-message-id"]
-    return {"conv": conv, "done": done, "streaming": streaming}
+    return {"conv": conv, "question": question, "done": done, "streaming": streaming}
 
 
 def _requests(owned: dict[str, str]) -> list[tuple[str, str, str, dict]]:
@@ -95,6 +97,11 @@ def _requests(owned: dict[str, str]) -> list[tuple[str, str, str, dict]]:
     return [
         ("chat send", "POST", "/api/chat",
          {"json": {"chatbotId": "echo", "message": "hi", "conversationId": owned["conv"]}}),
+        ("edit", "POST", "/api/chat",
+         {"json": {"chatbotId": "echo", "message": "edited", "conversationId": owned["conv"],
+                   "editOf": owned["question"]}}),
+        ("versions", "POST", f"/api/conversations/{owned['conv']}/versions",
+         {"json": {"messageId": owned["question"]}}),
         ("resume", "GET", f"/api/chat/{owned['done']}/stream", {}),
         ("cancel", "POST", f"/api/chat/{owned['streaming']}/cancel", {}),
         ("history", "GET", "/api/history",
@@ -127,8 +134,8 @@ def test_no_valid_identity_gets_nothing(server, owned, identity) -> None:
 
 
 def test_another_user_cannot_reach_the_owners_records(server, owned) -> None:
-    expected = {"chat send": 404, "resume": 404, "cancel": 404, "seed history": 403,
-                "delete conversation": 404}
+    expected = {"chat send": 404, "edit": 404, "versions": 404, "resume": 404, "cancel": 404,
+                "seed history": 403, "delete conversation": 404}
     for name, method, path, kw in _requests(owned):
         r = _call(server, B, method, path, kw)
         assert "alice's secret" not in r.text, name
@@ -153,7 +160,7 @@ def test_the_owner_finds_their_conversation(server, owned) -> None:
 def test_the_owner_gets_in(server, owned) -> None:
     statuses = {name: _call(server, A, method, path, kw).status_code
                 for name, method, path, kw in _requests(owned)}
-    assert statuses == {"chat send": 200, "resume": 200, "cancel": 202, "history": 200,
+    assert statuses == {"chat send": 200, "edit": 200, "versions": 200, "resume": 200, "cancel": 202, "history": 200,
                         "seed history": 200, "conversations": 200, "search": 200,
                         "new conversation": 201,
                         "delete conversation": 204, "me": 200}

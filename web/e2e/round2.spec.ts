@@ -1,5 +1,5 @@
 /** Issue 17 bugs as a user sees them, in Chromium against a real `rill serve`. */
-import { expect, lastReply, openChat, send, test } from './fixtures';
+import { englishLeft, expect, lastReply, openChat, send, test } from './fixtures';
 import type { Page } from '@playwright/test';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 
@@ -37,38 +37,6 @@ async function startProxy(target: number) {
 const SCREENS = process.env.RILL_SCREENS_DIR;
 async function screen(page: Page, name: string) {
   if (SCREENS) await page.screenshot({ path: `${SCREENS}/${name}.png` });
-}
-
-/** Latin words a Korean reader sees in the UI chrome (content marked translate="no" is skipped). */
-async function englishLeft(page: Page): Promise<string[]> {
-  // Bot names are the operator's proper names, shown as configured in every language.
-  const bots = (await (await page.request.get('/api/bots')).json()) as { name: string }[];
-  const names = bots.flatMap((b) => b.name.split(/\s+/));
-  return page.evaluate((names) => {
-    const allowed = new Set(['SSE', 'JSON', 'Rill', 'Enter', 'Shift', 'Esc', 'KB', 'EN', 'ETA', 'rill', 'demo', ...names]);
-    const found = new Set<string>();
-    const visible = (el: Element) => {
-      const box = el.getBoundingClientRect();
-      return box.width > 0 && box.height > 0 && getComputedStyle(el).visibility !== 'hidden';
-    };
-    const check = (text: string, where: string) => {
-      for (const word of text.match(/[A-Za-z]{2,}/g) ?? []) if (!allowed.has(word)) found.add(`${word} (${where})`);
-    };
-    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
-    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
-      const parent = node.parentElement;
-      if (!parent || parent.closest('[translate="no"], script, style, code') || !visible(parent)) continue;
-      check(node.textContent ?? '', parent.className || parent.tagName);
-    }
-    for (const el of document.querySelectorAll('[aria-label], [title], [placeholder]')) {
-      if (el.closest('[translate="no"]')) continue;
-      for (const name of ['aria-label', 'title', 'placeholder']) {
-        const value = el.getAttribute(name);
-        if (value) check(value, `${name} of ${el.tagName.toLowerCase()}`);
-      }
-    }
-    return [...found].sort();
-  }, names);
 }
 
 test.describe('Korean', () => {

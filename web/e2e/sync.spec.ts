@@ -34,7 +34,9 @@ test('issue 17: two tabs of one user stay in sync through the hub; another user 
   await snoop(c, `users/${me.userId}/chat`);
 
   // A new turn in the first tab shows in the second, and its reply streams there too.
-  await send(a, 'one two three four five six seven eight nine ten eleven twelve');
+  // (Long enough, ~2.5 s at this bot's pace, that a loaded machine's late hub delivery still
+  // finds the reply streaming: twelve words were over before the second tab looked.)
+  await send(a, `one two three four five six seven eight nine ten eleven twelve ${'and so on '.repeat(10)}`);
   await expect(b.locator('article[data-role="user"]').last()).toHaveText(/one two three/, { timeout: 10_000 });
   await expect(lastReply(b)).toHaveAttribute('data-status', 'streaming', { timeout: 10_000 });
   await expect(lastReply(b)).toHaveAttribute('data-status', 'complete', { timeout: 20_000 });
@@ -75,4 +77,42 @@ test('issue 17: two tabs of one user stay in sync through the hub; another user 
   await first.close();
   await second.close();
   await other.close();
+});
+
+test('issue 17: a second reply started in another tab while this tab streams its own shows live, without a reload', async ({ browser, baseURL }) => {
+  test.setTimeout(90_000);
+  const first = await browser.newContext({ baseURL });
+  const a = await first.newPage();
+  await openChat(a, 'slow');
+  await send(a, 'the first conversation');
+  await expect(lastReply(a)).toHaveAttribute('data-status', 'complete', { timeout: 20_000 });
+
+  // The same user's second tab, on a blank chat of the same bot.
+  const second = await browser.newContext({ baseURL });
+  await second.addCookies(await first.cookies());
+  const b = await second.newPage();
+  await openChat(b, 'slow');
+  await b.getByRole('button', { name: 'New chat' }).click();
+
+  // This tab streams a long reply of its own; the other tab starts a second reply meanwhile.
+  await send(a, '/lorem 300');
+  await expect.poll(async () => (await lastReply(a).innerText()).split(/\s+/).length).toBeGreaterThan(5);
+  await send(b, '/lorem 60');
+  await expect(lastReply(b)).toHaveAttribute('data-status', 'streaming', { timeout: 10_000 });
+
+  // Its conversation appears here, and opening it shows the reply growing to its end.
+  const item = a.locator('.conv-list li').filter({ hasText: '/lorem 60' });
+  await expect(item).toHaveCount(1, { timeout: 10_000 });
+  await item.locator('.conv-item').click();
+  await expect(a.locator('article[data-role="user"]').last()).toHaveText('/lorem 60');
+  await expect(lastReply(a)).toHaveAttribute('data-status', 'complete', { timeout: 30_000 });
+  expect((await lastReply(a).locator('.markdown').innerText()).trim().split(/\s+/)).toHaveLength(60);
+  expect(await lastReply(a).locator('.markdown').innerText()).toBe(await lastReply(b).locator('.markdown').innerText());
+
+  // This tab's own reply went on meanwhile and ends complete in its conversation.
+  await a.locator('.conv-list li').filter({ hasText: 'the first conversation' }).locator('.conv-item').click();
+  await expect(lastReply(a)).toHaveAttribute('data-status', 'complete', { timeout: 30_000 });
+  expect((await lastReply(a).locator('.markdown').innerText()).trim().split(/\s+/)).toHaveLength(300);
+  await first.close();
+  await second.close();
 });

@@ -65,6 +65,8 @@ class TurnRequest:
     max_tokens: int | None = None
     #: Store the turn in a conversation of its own (stateless protocols without an id).
     new_conversation: bool = False
+    #: Resend this user message edited: ``message`` becomes a new version of it.
+    edit_of: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +174,7 @@ class ChatService:
             conversation_id=conversation_id,
             user_text=request.message,
             replace_last_reply=request.regenerate,
+            edit_of=request.edit_of,
             max_concurrent=self.settings.max_concurrent_generations,
             node_id=self.settings.node_id or "",
             context_messages=bot.context_messages if request.prompt is None else 0,
@@ -219,6 +222,7 @@ class ChatService:
         await self.sync.turn_started(
             request.user_id, conversation_id=conv.id, message_id=reply.id,
             user_message_id=None if user_msg is None else user_msg.id, chatbot_id=bot.id,
+            edit_of=request.edit_of,
         )
         log.info("turn started", extra={"event": "turn_started", "user": request.user_id,
                  "message_id": reply.id, "chatbot": bot.id})

@@ -39,11 +39,14 @@ class ChatSync:
 
     async def turn_started(
         self, user_id: str, *, conversation_id: str, message_id: str,
-        user_message_id: str | None, chatbot_id: str,
+        user_message_id: str | None, chatbot_id: str, edit_of: str | None = None,
     ) -> None:
+        """``edit_of``: the turn resends that message edited, so what other tabs show
+        below it is now an earlier version (they reload the conversation)."""
         await self._send(user_id, "turn_started", {
             "conversation_id": conversation_id, "message_id": message_id,
             "user_message_id": user_message_id, "chatbot_id": chatbot_id,
+            "edit_of": edit_of,
         })
 
     async def reply_ended(
@@ -62,6 +65,15 @@ class ChatSync:
     ) -> None:
         await self._send(user_id, "conversation_renamed", {
             "conversation_id": conversation_id, "chatbot_id": chatbot_id, "title": title,
+        })
+
+    async def versions(
+        self, user_id: str, *, conversation_id: str, chatbot_id: str, message_id: str
+    ) -> None:
+        """The user switched the conversation to another version (``message_id``)."""
+        await self._send(user_id, "versions", {
+            "conversation_id": conversation_id, "chatbot_id": chatbot_id,
+            "message_id": message_id,
         })
 
     async def conversation_deleted(self, user_id: str, *, conversation_id: str) -> None:

@@ -45,10 +45,14 @@ DEFAULT_URL = "http://127.0.0.1:8000"
 MESSAGE_ID_HEADER = "X-Rill-Message-Id"
 
 
-def _chat_request(chatbot_id: str, message: str, conversation_id: str | None) -> SSERequest:
+def _chat_request(
+    chatbot_id: str, message: str, conversation_id: str | None, edit_of: str | None
+) -> SSERequest:
     body: dict[str, str] = {"chatbotId": chatbot_id, "message": message}
     if conversation_id is not None:
         body["conversationId"] = conversation_id
+    if edit_of is not None:
+        body["editOf"] = edit_of
     return SSERequest("/api/chat", method="POST", json=body)
 
 
@@ -175,11 +179,12 @@ class _BaseChatClient(ABC, Generic[HttpT]):
         return _Call("GET", "/api/bots", lambda body: [Bot.from_json(b) for b in body])
 
     def _send_opening(
-        self, chatbot_id: str, message: str, conversation_id: str | None
+        self, chatbot_id: str, message: str, conversation_id: str | None,
+        edit_of: str | None = None,
     ) -> _ReplyOpening:
         reply = Reply()
         return _ReplyOpening(
-            _chat_request(chatbot_id, message, conversation_id),
+            _chat_request(chatbot_id, message, conversation_id, edit_of),
             reply,
             reconnect=_resumer(reply),
             on_response=_note_message_id(reply),
@@ -205,6 +210,10 @@ class _BaseChatClient(ABC, Generic[HttpT]):
         if before is not None:
             params["before"] = before
         return _Call("GET", "/api/history", HistoryPage.from_json, params=params)
+
+    def _show_version_call(self, conversation_id: str, message_id: str) -> _Call[HistoryPage]:
+        path = f"/api/conversations/{quote(conversation_id, safe='')}/versions"
+        return _Call("POST", path, HistoryPage.from_json, json={"messageId": message_id})
 
     def _conversations_call(self, chatbot_id: str | None) -> _Call[list[Conversation]]:
         params = {"chatbotId": chatbot_id} if chatbot_id is not None else None
@@ -255,16 +264,19 @@ class AsyncChatClient(_BaseChatClient[httpx.AsyncClient]):
         return await self._send(self._bots_call())
 
     def send(
-        self, chatbot_id: str, message: str, conversation_id: str | None = None
+        self, chatbot_id: str, message: str, conversation_id: str | None = None,
+        *, edit_of: str | None = None,
     ) -> AsyncReplyStream:
-        """Start a turn; iterate the result for events, or ``await ….collect()``."""
-        return self._open(self._send_opening(chatbot_id, message, conversation_id))
+        """Start a turn; iterate the result for events, or ``await ….collect()``.
+        ``edit_of``: resend that user message with ``message`` as its new text."""
+        return self._open(self._send_opening(chatbot_id, message, conversation_id, edit_of))
 
     async def ask(
-        self, chatbot_id: str, message: str, conversation_id: str | None = None
+        self, chatbot_id: str, message: str, conversation_id: str | None = None,
+        *, edit_of: str | None = None,
     ) -> Reply:
         """``send`` and wait for the whole reply."""
-        return await self.send(chatbot_id, message, conversation_id).collect()
+        return await self.send(chatbot_id, message, conversation_id, edit_of=edit_of).collect()
 
     def resume(self, message_id: str, last_event_id: str | None = None) -> AsyncReplyStream:
         """The events after ``last_event_id`` (all of them without it), then live ones."""
@@ -281,6 +293,11 @@ class AsyncChatClient(_BaseChatClient[httpx.AsyncClient]):
         limit: int = 20,
     ) -> HistoryPage:
         return await self._send(self._history_call(chatbot_id, conversation_id, before, limit))
+
+    async def show_version(self, conversation_id: str, message_id: str) -> HistoryPage:
+        """Show another version of a message (an id from ``Message.versions``): the
+        newest page of the path the conversation shows now."""
+        return await self._send(self._show_version_call(conversation_id, message_id))
 
     async def conversations(self, chatbot_id: str | None = None) -> list[Conversation]:
         return await self._send(self._conversations_call(chatbot_id))
@@ -335,12 +352,16 @@ class ChatClient(_BaseChatClient[httpx.Client]):
         return self._send(self._bots_call())
 
     def send(
-        self, chatbot_id: str, message: str, conversation_id: str | None = None
+        self, chatbot_id: str, message: str, conversation_id: str | None = None,
+        *, edit_of: str | None = None,
     ) -> ReplyStream:
-        return self._open(self._send_opening(chatbot_id, message, conversation_id))
+        return self._open(self._send_opening(chatbot_id, message, conversation_id, edit_of))
 
-    def ask(self, chatbot_id: str, message: str, conversation_id: str | None = None) -> Reply:
-        return self.send(chatbot_id, message, conversation_id).collect()
+    def ask(
+        self, chatbot_id: str, message: str, conversation_id: str | None = None,
+        *, edit_of: str | None = None,
+    ) -> Reply:
+        return self.send(chatbot_id, message, conversation_id, edit_of=edit_of).collect()
 
     def resume(self, message_id: str, last_event_id: str | None = None) -> ReplyStream:
         return self._open(self._resume_opening(message_id, last_event_id))
@@ -356,6 +377,9 @@ class ChatClient(_BaseChatClient[httpx.Client]):
         limit: int = 20,
     ) -> HistoryPage:
         return self._send(self._history_call(chatbot_id, conversation_id, before, limit))
+
+    def show_version(self, conversation_id: str, message_id: str) -> HistoryPage:
+        return self._send(self._show_version_call(conversation_id, message_id))
 
     def conversations(self, chatbot_id: str | None = None) -> list[Conversation]:
         return self._send(self._conversations_call(chatbot_id))

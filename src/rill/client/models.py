@@ -77,6 +77,10 @@ class Message:
     status: str
     stop_reason: str | None
     usage: Usage | None
+    #: The previous message on its path (None for the first).
+    parent_id: str | None = None
+    #: This message and its other versions (edits, regenerated replies), oldest first.
+    versions: tuple[str, ...] = ()
 
     @classmethod
     def from_json(cls, body: dict[str, Any]) -> Message:
@@ -90,6 +94,8 @@ class Message:
             status=str(body.get("status") or "complete"),
             stop_reason=body.get("stopReason"),
             usage=Usage.from_json(body.get("usage")),
+            parent_id=body.get("parentId"),
+            versions=tuple(str(v) for v in body.get("versions") or (body["id"],)),
         )
 
 

@@ -25,6 +25,11 @@ def admit(body: ChatRequest, user: str, max_message_chars: int) -> TurnRequest:
     """
     check_claimed_user(user, body.userId)
     message = body.message
+    if body.editOf is not None:
+        if body.regenerate:
+            raise InvalidInput("send either an edit (editOf) or regenerate, not both")
+        if message is None:
+            raise InvalidInput("editOf needs the edited message's new text in message")
     if body.regenerate:
         if message is not None:
             raise InvalidInput("send either a message or regenerate, not both")
@@ -44,6 +49,7 @@ def admit(body: ChatRequest, user: str, max_message_chars: int) -> TurnRequest:
         conversation_id=conversation_id,
         regenerate=body.regenerate,
         language=body.language,
+        edit_of=body.editOf,
     )
 
 

@@ -45,6 +45,7 @@ from rill.http.routes import (
     chat,
     conversation_rename,
     conversation_search,
+    conversation_versions,
     conversations,
     health,
     history,
@@ -320,7 +321,8 @@ def create_api(settings: Settings) -> FastAPI:
     problems.install(api)
     openapi.install(api)
     for router in (health.router, session.router, bots.router, chat.router, history.router,
-                   conversations.router, conversation_rename.router, limits.router,
+                   conversations.router, conversation_rename.router,
+                   conversation_versions.router, limits.router,
                    conversation_search.router,
                    anthropic_api.router, openai_api.router, ai_sdk.router):
         api.include_router(router)

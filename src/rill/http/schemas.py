@@ -7,8 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from rill.fields import Text
-from rill.store.models import Conversation, Message
+from rill.fields import RecordId, Text
+from rill.store.models import Conversation, HistoryPage, Message
 
 
 def iso(ms: int) -> str:
@@ -29,6 +29,8 @@ class ChatRequest(_In):
     userId: Text | None = Field(default=None, max_length=256)
     regenerate: bool = False
     language: Literal["en", "ko"] | None = None
+    #: Resend this user message edited (``message`` is the new text): a new version.
+    editOf: RecordId | None = None
 
 
 class SeedHistoryRequest(_In):
@@ -59,6 +61,10 @@ class MessageOut(BaseModel):
     stopReason: str | None
     usage: UsageOut | None
     error: str | None = None
+    #: The previous message on this message's path; null for the first.
+    parentId: str | None
+    #: This message and its siblings (its other versions), oldest first.
+    versions: list[str]
 
     @classmethod
     def of(cls, m: Message) -> MessageOut:
@@ -75,6 +81,8 @@ class MessageOut(BaseModel):
                 inputTokens=m.usage.input_tokens, outputTokens=m.usage.output_tokens
             ),
             error=m.error,
+            parentId=m.parent_id,
+            versions=list(m.versions),
         )
 
 
@@ -96,6 +104,11 @@ class HistoryOut(BaseModel):
     messages: list[MessageOut]
     hasMore: bool
     nextCursor: str | None
+
+    @classmethod
+    def of(cls, page: HistoryPage) -> HistoryOut:
+        return cls(messages=[MessageOut.of(m) for m in page.messages],
+                   hasMore=page.has_more, nextCursor=page.next_cursor)
 
 
 class SeedHistoryOut(BaseModel):

@@ -78,8 +78,8 @@ class Store(ABC):
         chatbot_id: str | None = None,
         limit: int = 20,
     ) -> list[SearchHit]:
-        """The user's conversations (only theirs) whose title or finished messages
-        contain every word of ``query`` (each as a word prefix), best match first: a
+        """The user's conversations (only theirs) whose title or finished shown
+        messages contain every word of ``query`` (each as a word prefix), best match first: a
         title match outranks a message match, then by relevance, then most recent.
         Any query is safe: its words are kept, operators and quotes dropped
         (``rill.store.search_text``); one with no words finds nothing."""
@@ -102,6 +102,7 @@ class Store(ABC):
         node_id: str,
         replace_last_reply: bool = False,
         context_messages: int = 0,
+        edit_of: str | None = None,
     ) -> TurnStart:
         """Atomically, in one call: find the conversation, check the user has fewer than
         ``max_concurrent`` replies streaming (else ``TooManyRequests``), store the user's
@@ -110,15 +111,29 @@ class Store(ABC):
 
         The conversation is ``conversation_id`` (``NotFound`` if absent or another
         user's, ``Conflict`` if it belongs to another chatbot), or without one the
-        user's latest conversation with ``chatbot_id``, created if there is none.
-        ``replace_last_reply`` (regenerate): the conversation's last message must be a
-        finished assistant reply (else ``Conflict``); it is deleted in the same
-        transaction. The context is the last ``context_messages`` messages before the
+        user's latest conversation with ``chatbot_id`` (with ``edit_of``: that
+        message's), created if there is none. A conversation is a tree of versions
+        (``rill.store.versions``); the new messages continue the path it shows and
+        are shown. ``replace_last_reply`` (regenerate): the shown path must end with a
+        finished assistant reply (else ``Conflict``); it stays as an earlier version,
+        and the new reply is its sibling. ``edit_of`` (resend an edited user message,
+        with ``user_text`` the new text): the new message is a sibling of that user
+        message of the conversation (``NotFound`` if it is none of its messages,
+        ``InvalidInput`` for a reply), and the shown messages from it on stay as
+        earlier versions; ``Conflict`` while a reply of the conversation streams.
+        The context is the last ``context_messages`` shown messages before the
         reply, by id: a turn stored concurrently after this one is never in it.
 
         Why one call: each store call is a round trip, and under load every round trip
         waits a full event-loop turn before the next starts; the time to first token is
         the sum of them (docs/performance.md)."""
+
+    @abstractmethod
+    async def show_version(self, user_id: str, conversation_id: str, message_id: str) -> None:
+        """Show ``message_id``: its path from the first message, and below it the
+        versions shown there last, become the path the conversation shows.
+        ``NotFound`` if the conversation is absent or another user's, or the message
+        is not one of its; ``Conflict`` while a reply of the conversation streams."""
 
     @abstractmethod
     async def checkpoint(self, message_id: str, content: str) -> None:
@@ -154,7 +169,7 @@ class Store(ABC):
 
     @abstractmethod
     async def recent_messages(self, conversation_id: str, limit: int) -> list[Message]:
-        """The last ``limit`` messages of a conversation, oldest first (the model's context)."""
+        """The last ``limit`` shown messages of a conversation, oldest first."""
 
     @abstractmethod
     async def history(
@@ -167,14 +182,16 @@ class Store(ABC):
         limit: int = 20,
     ) -> HistoryPage:
         """Cursor pagination by message id (ids are time-ordered): the newest ``limit``
-        messages older than ``before``. Without ``conversation_id``, all of the user's
-        messages with that bot. An unknown or foreign ``before`` is ``NotFound``."""
+        shown messages older than ``before``, with their ``versions``. Without
+        ``conversation_id``, all of the user's messages with that bot. An unknown or
+        foreign ``before`` is ``NotFound``."""
 
     @abstractmethod
     async def history_page(
         self, user_id: str, chatbot_id: str, *, page: int, page_size: int
     ) -> list[Message]:
-        """The seed's page-number pagination (page 0 = newest), oldest first in the page."""
+        """The seed's page-number pagination (page 0 = newest) of the shown messages,
+        oldest first in the page."""
 
     @abstractmethod
     async def interrupt_streaming(self, node_id: str | None = None) -> int:

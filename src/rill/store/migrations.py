@@ -64,6 +64,32 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             "CREATE INDEX revoked_tokens_by_time ON revoked_tokens (revoked_at)",
         ],
     ),
+    (
+        5,
+        [
+            # Versions (issue 17: edit and resend, regenerate keeping the old reply): a
+            # conversation is a tree. ``parent_id`` is the previous message on a
+            # message's path (NULL for a first message); siblings are versions.
+            "ALTER TABLE messages ADD COLUMN parent_id TEXT",
+            # Why a materialised flag: the path the conversation shows is what history,
+            # the model's context and search read, and with the flag each stays one
+            # indexed query by id instead of a walk up the tree.
+            "ALTER TABLE messages ADD COLUMN active SMALLINT NOT NULL DEFAULT 1",
+            # Which child was shown last, so showing a version again restores what was
+            # below it. NULL means the newest child (``rill.store.versions``).
+            "ALTER TABLE messages ADD COLUMN shown_child_id TEXT",
+            # Existing conversations are one path: each message follows the one before.
+            "UPDATE messages SET parent_id = (SELECT p.id FROM messages p "
+            "WHERE p.conversation_id = messages.conversation_id AND p.id < messages.id "
+            "ORDER BY p.id DESC LIMIT 1)",
+            "CREATE INDEX messages_shown ON messages (conversation_id, id) WHERE active = 1",
+            # Every read by owner and bot is of the shown path (history, the seed's pages).
+            "DROP INDEX messages_by_owner_bot",
+            "CREATE INDEX messages_shown_by_owner_bot "
+            "ON messages (user_id, chatbot_id, id) WHERE active = 1",
+            "CREATE INDEX messages_by_parent ON messages (conversation_id, parent_id, id)",
+        ],
+    ),
 ]
 
 # Full-text search (issue 17): an external-content FTS5 index over finished messages

@@ -50,6 +50,17 @@ class Message:
     #: The node generating this reply while it streams (for crash recovery).
     node_id: str | None = None
     error: str | None = None
+    #: The previous message on its path through the conversation's tree of versions
+    #: (None for a first message). Its siblings (same parent) are its other versions.
+    parent_id: str | None = None
+    #: The ids of this message and its siblings, oldest first; ``(id,)`` when it has none.
+    #: Filled by history reads; other reads leave ``(id,)``.
+    versions: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.versions:
+            # Why here: a default cannot name the instance's own id.
+            object.__setattr__(self, "versions", (self.id,))
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,8 +22,9 @@ import asyncpg  # type: ignore[import-untyped]  # ships no type information
 
 from rill.errors import StorageError
 from rill.store.migrations import POSTGRESQL_MIGRATIONS
+from rill.store.script import Row
 from rill.store.search_text import tsquery
-from rill.store.sql import Executor, Row, SQLStore, search_statement
+from rill.store.sql import Executor, SQLStore, search_statement
 
 # Why these: a server gone away, a query refused, a pool closed, a timeout;
 # each is "the store failed" to callers, never a 500 with a driver trace.
@@ -86,7 +87,7 @@ def _search_sql(by_chatbot: bool) -> str:
         "UNION ALL SELECT m.conversation_id, m.content, 0, "
         f"ts_rank(to_tsvector('simple', m.content), {query}) FROM messages m "
         f"WHERE to_tsvector('simple', m.content) @@ {query} AND m.status <> 'streaming' "
-        f"AND m.user_id = $2{chatbot.format(t='m')}"
+        f"AND m.active = 1 AND m.user_id = $2{chatbot.format(t='m')}"
     )
 
 

@@ -8,11 +8,10 @@ PostgreSQL cannot drift apart.
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Generator, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
-from rill.errors import Conflict, NotFound, TooManyRequests
+from rill.errors import Conflict, InvalidInput, NotFound, TooManyRequests
 from rill.ids import new_id, now_ms
 from rill.store.base import Store
 from rill.store.migrations import MIGRATIONS
@@ -26,32 +25,32 @@ from rill.store.models import (
     Usage,
     User,
 )
+from rill.store.script import Row, Script, T
 from rill.store.search_text import search_terms, snippet
-
-# A row as the driver returns it; positional, in the order of the SELECT list.
-Row = Sequence[Any]
+from rill.store.versions import (
+    conversation_of,
+    edit_script,
+    regenerate_script,
+    show_script,
+    siblings_statement,
+    with_versions,
+)
 
 MESSAGE_COLUMNS = (
     "id, conversation_id, user_id, chatbot_id, role, content, status, created_at, updated_at, "
-    "stop_reason, input_tokens, output_tokens, final_event_id, node_id, error"
+    "stop_reason, input_tokens, output_tokens, final_event_id, node_id, error, parent_id"
 )
 CONVERSATION_COLUMNS = "id, user_id, chatbot_id, title, created_at, updated_at"
 _INSERT_CONVERSATION = (
     f"INSERT INTO conversations ({CONVERSATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
 )
 TITLE_LENGTH = 80
-#: Placeholders of the first and second row of a two-row, ten-column INSERT.
-_VALUES_10 = tuple(
-    "(" + ", ".join(f"${n}" for n in range(1 + 10 * row, 11 + 10 * row)) + ")" for row in range(2)
+#: Placeholders of the first and second row of a two-row, eleven-column INSERT.
+_VALUES_11 = tuple(
+    "(" + ", ".join(f"${n}" for n in range(1 + 11 * row, 12 + 11 * row)) + ")" for row in range(2)
 )
 #: Replies per checkpoint statement (two parameters each, far below either database's cap).
 _CHECKPOINT_ROWS = 500
-
-
-T = TypeVar("T")
-#: A transaction's logic: yields ``(sql, args)``, is sent each statement's rows, returns
-#: the result. Drivers run it (``SQLStore._run_script``).
-Script = Generator[tuple[str, tuple[Any, ...]], list[Row], T]
 
 
 class Executor(Protocol):
@@ -77,6 +76,7 @@ def _message(row: Row) -> Message:
         final_event_id=row[12],
         node_id=row[13],
         error=row[14],
+        parent_id=row[15],
     )
 
 
@@ -288,10 +288,11 @@ class SQLStore(Store):
         node_id: str,
         replace_last_reply: bool = False,
         context_messages: int = 0,
+        edit_of: str | None = None,
     ) -> TurnStart:
         return await self._run_script(self._start_turn_script(
             user_id, chatbot_id, conversation_id, user_text, max_concurrent, node_id,
-            replace_last_reply, context_messages,
+            replace_last_reply, context_messages, edit_of,
         ))
 
     def _start_turn_script(
@@ -304,10 +305,18 @@ class SQLStore(Store):
         node_id: str,
         replace_last_reply: bool,
         context_messages: int,
+        edit_of: str | None,
     ) -> Script[TurnStart]:
         if self.lock_user_sql:
             yield self.lock_user_sql, (user_id,)
-        conv, streaming = yield from self._turn_conversation(user_id, chatbot_id, conversation_id)
+        if edit_of is not None:
+            if user_text is None or replace_last_reply:
+                raise InvalidInput("an edit resends a new text, and regenerates nothing")
+            if conversation_id is None:
+                conversation_id = yield from conversation_of(user_id, edit_of)
+        conv, streaming, parent_id = yield from self._turn_conversation(
+            user_id, chatbot_id, conversation_id
+        )
         if streaming >= max_concurrent:
             raise TooManyRequests(
                 f"you already have {max_concurrent} replies generating; "
@@ -318,38 +327,39 @@ class SQLStore(Store):
             now = now_ms()
             conv = Conversation(new_id("conv"), user_id, chatbot_id, "", now, now)
             yield _INSERT_CONVERSATION, (conv.id, user_id, chatbot_id, "", now, now)
-        if replace_last_reply:
-            last = yield (
-                "SELECT id, role, status FROM messages WHERE conversation_id = $1 "
-                "ORDER BY id DESC LIMIT 1",
-                (conv.id,),
-            )
-            if not last or last[0][1] != "assistant" or last[0][2] == "streaming":
-                raise Conflict(
-                    "there is no finished reply to regenerate in this conversation",
-                    conversation_id=conv.id,
-                )
-            yield "DELETE FROM messages WHERE id = $1", (last[0][0],)
+        # A new version (edit or regenerate) is a sibling: it takes the parent of the
+        # message it stands for, and that parent shows it from now on.
+        sibling = edit_of is not None or replace_last_reply
+        if edit_of is not None:
+            parent_id = yield from edit_script(conv.id, edit_of)
+        elif replace_last_reply:
+            parent_id = yield from regenerate_script(conv.id)
         now = now_ms()
         user_msg = None
         if user_text is not None:
             user_msg = Message(
                 new_id("msg"), conv.id, user_id, conv.chatbot_id, "user", user_text,
-                "complete", now, now,
+                "complete", now, now, parent_id=parent_id,
             )
         bot_msg = Message(
             new_id("msg"), conv.id, user_id, conv.chatbot_id, "assistant", "",
             "streaming", now, now, node_id=node_id,
+            parent_id=parent_id if user_msg is None else user_msg.id,
         )
         added = [m for m in (user_msg, bot_msg) if m is not None]
         yield (
             "INSERT INTO messages (id, conversation_id, user_id, chatbot_id, role, "
-            "content, status, created_at, updated_at, node_id) VALUES "
-            + ", ".join(_VALUES_10[i] for i in range(len(added))),
+            "content, status, created_at, updated_at, node_id, parent_id) VALUES "
+            + ", ".join(_VALUES_11[i] for i in range(len(added))),
             tuple(value for m in added for value in (
                 m.id, m.conversation_id, m.user_id, m.chatbot_id, m.role,
-                m.content, m.status, m.created_at, m.updated_at, m.node_id)),
+                m.content, m.status, m.created_at, m.updated_at, m.node_id, m.parent_id)),
         )
+        if sibling and parent_id is not None:
+            yield (
+                "UPDATE messages SET shown_child_id = $1 WHERE id = $2",
+                (added[0].id, parent_id),
+            )
         title = conv.title or " ".join((user_text or "").split())[:TITLE_LENGTH]
         yield (
             "UPDATE conversations SET updated_at = $1, title = $2 WHERE id = $3",
@@ -359,10 +369,11 @@ class SQLStore(Store):
         if context_messages > 0:
             # Why ``id <``: ids are time ordered, and on PostgreSQL a concurrent turn in
             # this conversation may commit while this transaction runs; its question
-            # must not become this reply's context.
+            # must not become this reply's context. Why ``active``: the model sees the
+            # path the conversation shows, never an earlier version.
             context = yield (
                 f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 "
-                "AND id < $2 ORDER BY id DESC LIMIT $3",
+                "AND active = 1 AND id < $2 ORDER BY id DESC LIMIT $3",
                 (conv.id, bot_msg.id, context_messages),
             )
         conv = Conversation(conv.id, conv.user_id, conv.chatbot_id, title, conv.created_at, now)
@@ -370,12 +381,15 @@ class SQLStore(Store):
 
     def _turn_conversation(
         self, user_id: str, chatbot_id: str, conversation_id: str | None
-    ) -> Script[tuple[Conversation | None, int]]:
-        """The turn's conversation (None: the user has none with this bot yet) and
-        how many replies the user has streaming, in one statement when it exists."""
+    ) -> Script[tuple[Conversation | None, int, str | None]]:
+        """The turn's conversation (None: the user has none with this bot yet), how
+        many replies the user has streaming, and the last message the conversation
+        shows (the new turn's parent), in one statement when it exists."""
         select = (
             "SELECT (SELECT count(*) FROM messages WHERE user_id = $1 "
-            f"AND status = 'streaming'), {CONVERSATION_COLUMNS} FROM conversations "
+            "AND status = 'streaming') AS streaming, (SELECT m.id FROM messages m "
+            "WHERE m.conversation_id = conversations.id AND m.active = 1 "
+            f"ORDER BY m.id DESC LIMIT 1) AS tail, {CONVERSATION_COLUMNS} FROM conversations "
         )
         if conversation_id is not None:
             rows = yield select + "WHERE id = $2 AND user_id = $1", (user_id, conversation_id)
@@ -386,20 +400,20 @@ class SQLStore(Store):
                 (user_id, chatbot_id),
             )
         if rows:
-            conv = _conversation(tuple(rows[0])[1:])
+            conv = _conversation(tuple(rows[0])[2:])
             if conv.chatbot_id != chatbot_id:
                 raise Conflict(
                     f"conversation {conv.id} belongs to chatbot {conv.chatbot_id!r}",
                     conversation_id=conv.id,
                 )
-            return conv, int(rows[0][0])
+            return conv, int(rows[0][0]), rows[0][1]
         if conversation_id is not None:
             raise NotFound("no such conversation", conversation_id=conversation_id)
         count = yield (
             "SELECT count(*) FROM messages WHERE user_id = $1 AND status = 'streaming'",
             (user_id,),
         )
-        return None, int(count[0][0])
+        return None, int(count[0][0]), None
 
     async def _run_script(self, script: Script[T]) -> T:
         """Run ``script``'s statements in one transaction, feeding each one's rows back.
@@ -481,7 +495,7 @@ class SQLStore(Store):
     async def recent_messages(self, conversation_id: str, limit: int) -> list[Message]:
         rows = await self._db().fetch_all(
             f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 "
-            "ORDER BY id DESC LIMIT $2",
+            "AND active = 1 ORDER BY id DESC LIMIT $2",
             conversation_id,
             limit,
         )
@@ -506,11 +520,11 @@ class SQLStore(Store):
         args.append(limit + 1)
         rows = await self._db().fetch_all(
             f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE {scope}{cursor} "
-            f"ORDER BY id DESC LIMIT ${len(args)}",
+            f"AND active = 1 ORDER BY id DESC LIMIT ${len(args)}",
             *args,
         )
         has_more = len(rows) > limit
-        page = [_message(r) for r in reversed(rows[:limit])]
+        page = await self._with_versions([_message(r) for r in reversed(rows[:limit])])
         return HistoryPage(page, has_more, page[0].id if has_more and page else None)
 
     @staticmethod
@@ -529,13 +543,39 @@ class SQLStore(Store):
     ) -> list[Message]:
         rows = await self._db().fetch_all(
             f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE user_id = $1 AND chatbot_id = $2 "
-            "ORDER BY id DESC LIMIT $3 OFFSET $4",
+            "AND active = 1 ORDER BY id DESC LIMIT $3 OFFSET $4",
             user_id,
             chatbot_id,
             page_size,
             page * page_size,
         )
-        return [_message(r) for r in reversed(rows)]
+        return await self._with_versions([_message(r) for r in reversed(rows)])
+
+    async def _with_versions(self, messages: list[Message]) -> list[Message]:
+        """``messages`` with their ``versions`` filled (one query for the whole page)."""
+        statement = siblings_statement(messages)
+        if statement is None:
+            return messages
+        sql, args = statement
+        return with_versions(messages, await self._db().fetch_all(sql, *args))
+
+    async def show_version(self, user_id: str, conversation_id: str, message_id: str) -> None:
+        await self._run_script(self._show_version_script(user_id, conversation_id, message_id))
+
+    def _show_version_script(
+        self, user_id: str, conversation_id: str, message_id: str
+    ) -> Script[None]:
+        if self.lock_user_sql:
+            # Why: a turn starting at once on another node must see the path before or
+            # after the switch, never half of it (``start_turn`` takes the same lock).
+            yield self.lock_user_sql, (user_id,)
+        owned = yield (
+            "SELECT id FROM conversations WHERE id = $1 AND user_id = $2",
+            (conversation_id, user_id),
+        )
+        if not owned:
+            raise NotFound("no such conversation", conversation_id=conversation_id)
+        yield from show_script(conversation_id, message_id)
 
     async def interrupt_streaming(self, node_id: str | None = None) -> int:
         if node_id is None:

@@ -21,8 +21,9 @@ import aiosqlite
 
 from rill.errors import StorageError
 from rill.store.migrations import SQLITE_MIGRATIONS
+from rill.store.script import Row, Script, T
 from rill.store.search_text import fts5_match
-from rill.store.sql import Executor, Row, Script, SQLStore, T, search_statement
+from rill.store.sql import Executor, SQLStore, search_statement
 
 log = logging.getLogger(__name__)
 # Why: SQLite accepts ``?NNN`` numbered parameters, so the shared ``$n`` SQL
@@ -122,7 +123,7 @@ def _search_sql(by_chatbot: bool) -> str:
         f"WHERE conversations_search MATCH $1 AND c.{owned.format(t='c')} "
         "UNION ALL SELECT m.conversation_id, m.content, 0, -bm25(messages_search) "
         "FROM messages_search JOIN messages m ON m.rowid = messages_search.rowid "
-        f"WHERE messages_search MATCH $1 AND m.{owned.format(t='m')}"
+        f"WHERE messages_search MATCH $1 AND m.active = 1 AND m.{owned.format(t='m')}"
     )
 
 

@@ -13,6 +13,7 @@ from rill.client import APIError, AsyncChatClient, ChatClient, Conversation
 MESSAGE = {"id": "msg_2", "conversationId": "c1", "chatbotId": "echo", "role": "assistant",
            "content": "hi", "createdAt": "2025-03-01T10:00:00.123456Z", "status": "complete",
            "stopReason": "end_turn", "usage": {"inputTokens": 1, "outputTokens": 2}}
+VERSIONED = {**MESSAGE, "parentId": "msg_1", "versions": ["msg_0", "msg_2"]}
 CONVERSATION = {"id": "c1", "chatbotId": "echo", "title": "Hello",
                 "createdAt": "2025-03-01T10:00:00+00:00", "updatedAt": "2025-03-01T10:01:00Z"}
 
@@ -29,6 +30,8 @@ def routes(request: httpx.Request) -> httpx.Response:
         ("GET", "/api/conversations"): lambda: httpx.Response(
             200, json={"conversations": [CONVERSATION]}),
         ("POST", "/api/conversations"): lambda: httpx.Response(201, json=CONVERSATION),
+        ("POST", "/api/conversations/c1/versions"): lambda: httpx.Response(200, json={
+            "messages": [VERSIONED], "hasMore": False, "nextCursor": None}),
         ("DELETE", "/api/conversations/c1"): lambda: httpx.Response(204),
         ("DELETE", "/api/conversations/busy"): lambda: httpx.Response(
             409, json={"type": "https://rill.dev/problems/conflict_error", "title": "Conflict",
@@ -83,6 +86,15 @@ def test_conversations(chat: ChatClient, seen: list[httpx.Request]) -> None:
     assert orjson.loads(seen[1].content) == {"chatbotId": "echo", "title": "Hello"}
     chat.delete_conversation("c1")
     assert seen[2].method == "DELETE"
+
+
+def test_show_version(chat: ChatClient, seen: list[httpx.Request]) -> None:
+    page = chat.show_version("c1", "msg_0")
+    assert (seen[0].method, seen[0].url.path) == ("POST", "/api/conversations/c1/versions")
+    assert orjson.loads(seen[0].content) == {"messageId": "msg_0"}
+    [message] = page.messages
+    assert (message.parent_id, message.versions) == ("msg_1", ("msg_0", "msg_2"))
+    assert chat.history("echo").messages[0].versions == ("msg_2",)  # none listed: its own
 
 
 def test_problem_json_error(chat: ChatClient) -> None:

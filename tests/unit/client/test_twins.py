@@ -51,6 +51,7 @@ async def test_every_call_sends_the_same_request_and_reads_the_same_answer() -> 
         (sync.new_conversation("echo", "T"), await aio.new_conversation("echo", "T")),
         (sync.new_conversation("echo"), await aio.new_conversation("echo")),
         (sync.delete_conversation("c1"), await aio.delete_conversation("c1")),
+        (sync.show_version("c1", "msg_0"), await aio.show_version("c1", "msg_0")),
         (sync.cancel("m/1"), await aio.cancel("m/1")),
     ]
 
@@ -77,6 +78,8 @@ async def test_both_open_reply_streams_with_the_same_request() -> None:
 
     for sent_sync, sent_async in (
         (sync._send_opening("echo", "hi", "c1"), aio._send_opening("echo", "hi", "c1")),
+        (sync._send_opening("echo", "hi", "c1", "msg_1"),
+         aio._send_opening("echo", "hi", "c1", "msg_1")),
         (sync._resume_opening("m 1", "3-4"), aio._resume_opening("m 1", "3-4")),
     ):
         assert sent_sync.request == sent_async.request

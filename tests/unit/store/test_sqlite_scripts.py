@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from rill.errors import Conflict, StorageError
-from rill.store.sql import Script
+from rill.store.script import Script
 from rill.store.sqlite import SQLiteStore
 
 

@@ -158,6 +158,17 @@ export class ApiClient {
     });
   }
 
+  /**
+   * Shows another version of a message (an edit, a regenerated reply): the server makes
+   * it and what was below it last time the shown path, and answers the newest page of it.
+   */
+  showVersion(conversationId: string, messageId: string): Promise<HistoryPage> {
+    return this.json<HistoryPage>(`/api/conversations/${encodeURIComponent(conversationId)}/versions`, {
+      method: 'POST',
+      body: JSON.stringify({ messageId }),
+    });
+  }
+
   cancel(messageId: string): Promise<CancelResponse> {
     return this.json<CancelResponse>(`/api/chat/${encodeURIComponent(messageId)}/cancel`, { method: 'POST' });
   }

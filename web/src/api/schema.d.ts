@@ -181,6 +181,27 @@ export interface paths {
         patch: operations["renameConversation"];
         trace?: never;
     };
+    "/api/conversations/{conversation_id}/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Show Version
+         * @description Show ``messageId`` and, below it, the versions shown there last; answers the
+         *     newest page of the path now shown (``GET /api/history``'s body).
+         */
+        post: operations["showVersion"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/history": {
         parameters: {
             query?: never;
@@ -578,6 +599,8 @@ export interface components {
             chatbotId: string;
             /** Conversationid */
             conversationId?: string | null;
+            /** Editof */
+            editOf?: string | null;
             /** Language */
             language?: ("en" | "ko") | null;
             /** Message */
@@ -716,6 +739,8 @@ export interface components {
             error?: string | null;
             /** Id */
             id: string;
+            /** Parentid */
+            parentId: string | null;
             /**
              * Role
              * @enum {string}
@@ -729,6 +754,8 @@ export interface components {
             /** Stopreason */
             stopReason: string | null;
             usage: components["schemas"]["UsageOut"] | null;
+            /** Versions */
+            versions: string[];
         };
         /**
          * MessagesRequest
@@ -921,6 +948,8 @@ export interface components {
             error?: string | null;
             /** Id */
             id: string;
+            /** Parentid */
+            parentId: string | null;
             /**
              * Role
              * @enum {string}
@@ -943,6 +972,8 @@ export interface components {
             /** Type */
             type: string;
             usage: components["schemas"]["UsageOut"] | null;
+            /** Versions */
+            versions: string[];
         };
         /** SessionOut */
         SessionOut: {
@@ -1062,6 +1093,11 @@ export interface components {
             inputTokens: number;
             /** Outputtokens */
             outputTokens: number;
+        };
+        /** VersionChoice */
+        VersionChoice: {
+            /** Messageid */
+            messageId: string;
         };
     };
     responses: never;
@@ -2067,6 +2103,113 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ConversationOut"];
+                };
+            };
+            /** @description Bad request (for example, a body that is not JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Authenticated, but not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found, or not yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The current state does not allow it */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body or field too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A per-user limit is reached; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency (store, broker, provider) is unavailable, or shutting down */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    showVersion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                conversation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VersionChoice"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HistoryOut"];
                 };
             };
             /** @description Bad request (for example, a body that is not JSON) */

@@ -1,5 +1,5 @@
 import { ApiError, type ApiClient } from '../api/client';
-import type { ChatRequest, Message } from '../api/types';
+import type { ChatRequest, HistoryPage, Message } from '../api/types';
 import { browserWake, DEFAULT_BACKOFF, type Backoff, type WakeSource } from './backoff';
 import { chatError } from './errors';
 import { defaultStorage, InFlightRecord, type InFlight, type StorageLike } from './inflight';
@@ -30,8 +30,37 @@ export interface ChatSessionOptions {
   language?: () => 'en' | 'ko';
 }
 
+/**
+ * What a run is for: a new message, an edited one resent (a new version of it), a
+ * regenerated reply (a new version of the last one), or rejoining a reply.
+ */
+type RunKind = 'send' | 'edit' | 'regenerate' | 'resume';
+
+/** A turn the server never accepted, kept so Retry can send it again. */
+interface FailedTurn {
+  text: string;
+  /** The user message it was an edit of (null: a new message). */
+  editOf: string | null;
+}
+
+/** A message taken off the shown path for a new version, with its place (put back if the turn fails). */
+interface Removed {
+  message: ChatMessage;
+  time: number | undefined;
+}
+
+/**
+ * A reply this session follows without owning it (no Stop, no composer lock): one
+ * started in another tab while this session's one run was busy with its own.
+ */
+interface Watch {
+  controller: AbortController;
+  reply: ReplyState;
+}
+
 /** One streaming reply: a POST or a resume, plus its reconnections. */
 interface Run {
+  kind: RunKind;
   controller: AbortController;
   /** Key of the assistant message in the store (local id until the server names it). */
   botKey: string;
@@ -39,10 +68,10 @@ interface Run {
   reply: ReplyState;
   cancelRequested: boolean;
   stopTimer: ReturnType<typeof setTimeout> | null;
-  /** The user's text, to send again when the POST never reached the server. */
-  text: string | null;
-  /** Regenerate: the reply being replaced, restored if the request fails. */
-  replaced: ChatMessage | null;
+  /** What to send again when the POST never reached the server. */
+  turn: FailedTurn | null;
+  /** Edit and regenerate: the old version and what was below it, restored if the request fails. */
+  removed: readonly Removed[];
 }
 
 const STATUS_BY_STOP_REASON: Record<string, ChatMessage['status']> = {
@@ -68,6 +97,9 @@ function fromServer(message: Message): ChatMessage {
     status: message.status,
     stopReason: message.stopReason,
     error: message.error ?? null,
+    parentId: message.parentId ?? null,
+    // Why the fallback: a message without siblings is its own only version.
+    versions: message.versions && message.versions.length > 0 ? message.versions : [message.id],
   };
 }
 
@@ -99,12 +131,14 @@ export class ChatSession {
   private readonly language: (() => 'en' | 'ko') | null;
 
   private run: Run | null = null;
+  /** Replies streaming elsewhere that this session shows as they grow, by message id. */
+  private readonly watches = new Map<string, Watch>();
   private cursor: string | null = null;
   /** Bumped when the shown conversation changes, so late history pages are dropped. */
   private generation = 0;
   private initPromise: Promise<void> | null = null;
   private pendingResume: { messageId: string; lastEventId: string | null } | null = null;
-  private failedText: string | null = null;
+  private failedTurn: FailedTurn | null = null;
   private lastPersist = 0;
 
   constructor(options: ChatSessionOptions) {
@@ -126,6 +160,7 @@ export class ChatSession {
         hasMoreHistory: false,
         isLoadingHistory: false,
         isReady: false,
+        isSwitchingVersion: false,
         error: null,
         conversationId: null,
         conversations: [],
@@ -203,6 +238,8 @@ export class ChatSession {
             status: 'streaming',
             stopReason: null,
             error: null,
+            parentId: known?.parentId ?? null,
+            versions: known?.versions ?? [stored.messageId],
           },
           known ? undefined : this.store.nextLocalTime(),
         );
@@ -230,8 +267,57 @@ export class ChatSession {
         continue;
       }
       if (this.pendingResume?.messageId === message.id) continue;
+      const watch = this.watches.get(message.id);
+      if (watch && watch.reply.lastEventId !== null) {
+        this.store.put({ ...fromServer(message), content: watch.reply.content, status: 'streaming' });
+        continue;
+      }
       this.store.put(fromServer(message));
     }
+  }
+
+  /**
+   * Joins every reply of the shown thread that is still being generated and that
+   * nothing here follows yet (started in another tab or device): the page only had
+   * its text so far (issue 17: a second reply showed only after a reload).
+   */
+  private followStreaming(): void {
+    for (const m of [...this.store.values()]) if (m.role === 'assistant' && m.status === 'streaming') this.follow(m.id);
+  }
+
+  private follow(messageId: string): void {
+    if (this.run?.botKey === messageId || this.run?.reply.messageId === messageId) return;
+    if (this.watches.has(messageId) || this.pendingResume?.messageId === messageId) return;
+    // The one run is free: follow it as a run (Stop works on it, as on a reply sent here).
+    if (!this.run) {
+      this.startResume(messageId, null, '');
+      return;
+    }
+    const watch: Watch = {
+      controller: new AbortController(),
+      reply: initialReply({ messageId, conversationId: this.store.get(messageId)?.conversationId ?? null }),
+    };
+    this.watches.set(messageId, watch);
+    void this.transport
+      .stream(this.transport.resume(messageId, null), watch.controller.signal, {
+        onEvent: (event, id) => {
+          const next = reduceReply(watch.reply, event, id);
+          if (next === watch.reply) return;
+          watch.reply = next;
+          this.store.update(messageId, { content: next.content, stopReason: next.stopReason, error: next.error });
+        },
+        onReconnecting: () => undefined,
+        cursor: () => watch.reply,
+      })
+      .then((outcome) => {
+        this.watches.delete(messageId);
+        const shown = this.store.get(messageId);
+        // A failed watch leaves the text it had; the next load of the conversation shows the rest.
+        if (!shown || outcome.kind !== 'finished') return;
+        const { stopReason, error } = watch.reply;
+        const status = (stopReason && STATUS_BY_STOP_REASON[stopReason]) || (error ? 'error' : 'complete');
+        this.store.update(messageId, { status, stopReason, error });
+      });
   }
 
   private async loadPage(generation: number, first: boolean): Promise<void> {
@@ -265,6 +351,90 @@ export class ChatSession {
     }
   }
 
+  /**
+   * Takes the newest page as the truth about the path's end: messages from the page's
+   * oldest one onward that it does not hold are off the path now (an edit or a
+   * regenerate made newer versions); older pages already loaded are the same prefix
+   * and stay, with their cursor.
+   */
+  private reconcile(page: HistoryPage): void {
+    const run = this.run;
+    const onPage = new Set(page.messages.map((m) => m.id));
+    const oldest = page.messages[0];
+    const from = oldest ? (this.store.timeOf(oldest.id) ?? Date.parse(oldest.createdAt)) : Number.NEGATIVE_INFINITY;
+    let olderKept = false;
+    for (const m of [...this.store.values()]) {
+      if (onPage.has(m.id) || (run && (m.id === run.botKey || m.id === run.userKey))) continue;
+      if ((this.store.timeOf(m.id) ?? 0) >= from) this.store.remove(m.id);
+      else olderKept = true;
+    }
+    this.merge(page.messages);
+    if (!olderKept) {
+      this.cursor = page.nextCursor;
+      this.store.patch({ hasMoreHistory: page.hasMore && page.nextCursor !== null });
+    }
+  }
+
+  /** Shows `page` as the whole thread (another version was chosen: everything below it changed). */
+  private replaceThread(page: HistoryPage): void {
+    this.store.clearMessages();
+    this.merge(page.messages);
+    this.cursor = page.nextCursor;
+    this.store.patch({ hasMoreHistory: page.hasMore && page.nextCursor !== null, isLoadingHistory: false });
+  }
+
+  /** Reloads the newest page of the shown conversation (its path changed here or in another tab). */
+  private async reloadShown(mode: 'reconcile' | 'replace'): Promise<boolean> {
+    const conversationId = this.state.conversationId;
+    if (!conversationId) return false;
+    if (mode === 'replace') this.generation += 1;
+    const generation = this.generation;
+    try {
+      const page = await this.api.history({ chatbotId: this.chatbotId, conversationId, limit: this.pageSize });
+      if (generation !== this.generation || conversationId !== this.state.conversationId) return false;
+      if (mode === 'replace') this.replaceThread(page);
+      else this.reconcile(page);
+      this.followStreaming();
+      return true;
+    } catch {
+      // The thread shown stays as it was; the next load of the conversation corrects it.
+      if (generation === this.generation) this.store.patch({ isLoadingHistory: false });
+      return false;
+    }
+  }
+
+  /**
+   * Shows another version of a message (‹ 2 / 3 ›): the server makes it, and below it
+   * what was shown with it last time, the conversation's path, and answers that path's
+   * newest page. Returns false when it did not happen (busy, refused: the error shows).
+   */
+  async showVersion(messageId: string): Promise<boolean> {
+    const conversationId = this.state.conversationId;
+    const s = this.state;
+    if (!conversationId || !s.isReady || s.isSwitchingVersion || (this.run && s.streamingConversationId === conversationId)) return false;
+    // Why a new generation: a page of the old path still on its way must not land in the new one.
+    this.generation += 1;
+    const generation = this.generation;
+    this.store.patch({ isSwitchingVersion: true, error: null });
+    try {
+      const page = await this.api.showVersion(conversationId, messageId);
+      if (generation !== this.generation) return false;
+      this.replaceThread(page);
+      // A long tail below the chosen version can push it above the newest page: page up to it,
+      // so the switcher the user pressed is still on screen.
+      for (let i = 0; i < 20 && !this.store.get(messageId) && this.state.hasMoreHistory && generation === this.generation; i++) {
+        await this.loadPage(generation, false);
+      }
+      return generation === this.generation;
+    } catch (error) {
+      if (generation === this.generation) this.setError(chatError(error, null));
+      return false;
+    } finally {
+      if (generation === this.generation) this.store.patch({ isSwitchingVersion: false, isLoadingHistory: false });
+      else this.store.patch({ isSwitchingVersion: false });
+    }
+  }
+
   async refreshConversations(): Promise<void> {
     try {
       this.store.patch({ conversations: await this.api.listConversations(this.chatbotId) });
@@ -277,12 +447,14 @@ export class ChatSession {
     this.generation += 1;
     this.cursor = null;
     this.pendingResume = null;
-    this.failedText = null;
+    this.failedTurn = null;
     this.store.clearMessages();
     this.store.patch({ conversationId, hasMoreHistory: false, error: null, isReady: false });
     if (conversationId) {
+      const generation = this.generation;
       try {
-        await this.loadPage(this.generation, true);
+        await this.loadPage(generation, true);
+        if (generation === this.generation) this.followStreaming();
       } catch (error) {
         this.setError(chatError(error, 'init'));
       }
@@ -349,16 +521,25 @@ export class ChatSession {
     const shown = event.conversationId === this.state.conversationId;
     switch (event.kind) {
       case 'turn_started':
-        if (shown && !this.run && event.messageId && !this.store.get(event.messageId)) {
-          // Started elsewhere: show the new turn, then join its reply as it streams.
-          try {
-            await this.loadPage(this.generation, true);
-          } catch {
-            return;
-          }
-          if (!this.run && this.state.conversationId === event.conversationId) this.startResume(event.messageId, null, '');
+        if (shown && event.messageId && !this.store.get(event.messageId) && !this.mayBeOwnTurn(event.conversationId, event.messageId)) {
+          // Started elsewhere: show the new turn (an edit or a regenerate there also takes
+          // the old versions off the path here), then join its reply as it streams.
+          if (!(await this.reloadShown('reconcile'))) return;
+          if (this.state.conversationId === event.conversationId) this.follow(event.messageId);
         }
         await this.refreshConversations();
+        return;
+      case 'versions':
+        // Another version was chosen elsewhere: show the path it made.
+        // (This tab's own switch comes back too: its version is then shown already.)
+        if (
+          shown &&
+          !(event.messageId && this.store.get(event.messageId)) &&
+          !(this.run && this.state.streamingConversationId === event.conversationId) &&
+          !this.state.isSwitchingVersion
+        ) {
+          await this.reloadShown('replace');
+        }
         return;
       case 'reply_finished':
       case 'reply_stopped':
@@ -380,6 +561,13 @@ export class ChatSession {
     }
   }
 
+  /** The event may be this session's own turn, echoed back before its stream named it. */
+  private mayBeOwnTurn(conversationId: string, messageId: string): boolean {
+    const run = this.run;
+    if (!run) return false;
+    return run.reply.messageId === null || run.reply.messageId === messageId || this.state.streamingConversationId === conversationId;
+  }
+
   // ---- a reply ----
 
   private turn(conversationId: string, extra: Partial<ChatRequest>): ChatRequest {
@@ -398,8 +586,9 @@ export class ChatSession {
    */
   send(text: string): boolean {
     const message = text.trim();
-    if (!message || this.run || !this.state.isReady) return false;
-    this.failedText = null;
+    // Why not while switching versions: the thread is about to be replaced, the new message with it.
+    if (!message || this.run || !this.state.isReady || this.state.isSwitchingVersion) return false;
+    this.failedTurn = null;
     const userKey = localId('user');
     const now = this.store.nextLocalTime();
     this.store.put(
@@ -413,25 +602,71 @@ export class ChatSession {
         status: 'complete',
         stopReason: null,
         error: null,
+        parentId: null,
+        versions: [userKey],
       },
       now,
     );
-    const run = this.startRun(userKey, message, null);
+    const run = this.startRun('send', userKey, { text: message, editOf: null }, []);
     void this.drive(run, this.transport.start(async () => this.turn(await this.conversationFor(message), { message })));
     return true;
   }
 
-  /** Replaces the last reply of the conversation with a new one. */
+  /**
+   * Resends an edited user message: a new version of it (the old one and its replies
+   * stay on the server, reachable with the version switcher), answered by a new reply.
+   * Returns false when busy, empty, or the message is not a sent user message here.
+   */
+  edit(messageId: string, text: string): boolean {
+    const message = text.trim();
+    const conversationId = this.state.conversationId;
+    const original = this.store.get(messageId);
+    if (!message || this.run || !this.state.isReady || this.state.isSwitchingVersion || !conversationId) return false;
+    if (original?.role !== 'user' || original.status === 'failed' || messageId.startsWith('local-')) return false;
+    this.failedTurn = null;
+    const time = this.store.timeOf(messageId);
+    // The old version and everything below it leave the shown path.
+    const removed = this.removeFrom(messageId);
+    const userKey = localId('user');
+    this.store.put(
+      {
+        ...original,
+        id: userKey,
+        content: message,
+        createdAt: new Date().toISOString(),
+        status: 'complete',
+        error: null,
+        versions: [...original.versions, userKey],
+      },
+      time,
+    );
+    const run = this.startRun('edit', userKey, { text: message, editOf: messageId }, removed);
+    void this.drive(run, this.transport.start(async () => this.turn(conversationId, { message, editOf: messageId })));
+    return true;
+  }
+
+  /** A new reply to the last user message; the old one stays as an earlier version. */
   regenerate(): boolean {
     const conversationId = this.state.conversationId;
-    if (this.run || !conversationId) return false;
+    if (this.run || !conversationId || this.state.isSwitchingVersion) return false;
     const last = this.store.sorted().reverse().find((m) => m.role === 'assistant');
     if (!last || last.id.startsWith('local-')) return false;
     const time = this.store.timeOf(last.id);
-    this.store.remove(last.id);
-    const run = this.startRun(null, null, last, time);
+    const removed = this.removeFrom(last.id);
+    const run = this.startRun('regenerate', null, null, removed, time);
+    this.store.update(run.botKey, { parentId: last.parentId, versions: [...last.versions, run.botKey] });
     void this.drive(run, this.transport.start(async () => this.turn(conversationId, { regenerate: true })));
     return true;
+  }
+
+  /** Takes `messageId` and every message after it off the shown thread, with their places. */
+  private removeFrom(messageId: string): Removed[] {
+    const sorted = this.store.sorted();
+    const at = sorted.findIndex((m) => m.id === messageId);
+    if (at < 0) return [];
+    const removed = sorted.slice(at).map((message) => ({ message, time: this.store.timeOf(message.id) }));
+    for (const { message } of removed) this.store.remove(message.id);
+    return removed;
   }
 
   /** Stops the reply: the server cancels the generation, the partial text stays. */
@@ -453,9 +688,10 @@ export class ChatSession {
     this.setError(null);
     switch (error.retry) {
       case 'send': {
-        const text = this.failedText;
+        const turn = this.failedTurn;
         for (const m of [...this.store.values()]) if (m.status === 'failed') this.store.remove(m.id);
-        if (text) this.send(text);
+        if (turn?.editOf) this.edit(turn.editOf, turn.text);
+        else if (turn) this.send(turn.text);
         break;
       }
       case 'resume':
@@ -481,13 +717,23 @@ export class ChatSession {
     });
   }
 
-  private newRun(botKey: string, userKey: string | null, reply: ReplyState, text: string | null, replaced: ChatMessage | null): Run {
-    const run: Run = { controller: new AbortController(), botKey, userKey, reply, cancelRequested: false, stopTimer: null, text, replaced };
+  private newRun(kind: RunKind, botKey: string, userKey: string | null, reply: ReplyState, turn: FailedTurn | null, removed: readonly Removed[]): Run {
+    const run: Run = {
+      kind,
+      controller: new AbortController(),
+      botKey,
+      userKey,
+      reply,
+      cancelRequested: false,
+      stopTimer: null,
+      turn,
+      removed,
+    };
     this.run = run;
     return run;
   }
 
-  private startRun(userKey: string | null, text: string | null, replaced: ChatMessage | null, time?: number): Run {
+  private startRun(kind: RunKind, userKey: string | null, turn: FailedTurn | null, removed: readonly Removed[], time?: number): Run {
     const botKey = localId('bot');
     const t = time ?? this.store.nextLocalTime();
     const conversationId = this.state.conversationId;
@@ -502,10 +748,12 @@ export class ChatSession {
         status: 'streaming',
         stopReason: null,
         error: null,
+        parentId: userKey,
+        versions: [botKey],
       },
       t,
     );
-    const run = this.newRun(botKey, userKey, initialReply({ conversationId }), text, replaced);
+    const run = this.newRun(kind, botKey, userKey, initialReply({ conversationId }), turn, removed);
     this.store.patch({ isStreaming: true, isStopping: false, isReconnecting: false, streamingMessageId: botKey, streamingConversationId: conversationId, error: null });
     return run;
   }
@@ -521,7 +769,7 @@ export class ChatSession {
       conversationId: shown?.conversationId ?? this.state.conversationId,
       content: content ?? shown?.content ?? '',
     });
-    const run = this.newRun(messageId, null, reply, null, null);
+    const run = this.newRun('resume', messageId, null, reply, null, []);
     this.store.update(messageId, { status: 'streaming', error: null, content: reply.content });
     this.store.patch({ isStreaming: true, isStopping: false, isReconnecting: true, streamingMessageId: messageId, streamingConversationId: reply.conversationId, error: null });
     void this.drive(run, this.transport.resume(messageId, lastEventId));
@@ -588,13 +836,19 @@ export class ChatSession {
       return;
     }
     this.store.remove(run.botKey);
-    if (run.replaced) this.store.put(run.replaced, this.store.timeOf(run.replaced.id));
-    if (run.userKey) this.store.update(run.userKey, { status: 'failed', error: message });
-    this.failedText = run.text;
+    if (run.removed.length > 0) {
+      // An edit or a regenerate the server never took: the thread is as it was.
+      if (run.userKey) this.store.remove(run.userKey);
+      const conversationId = run.removed[0]?.message.conversationId;
+      if (conversationId === this.state.conversationId) for (const { message: m, time } of run.removed) this.store.put(m, time);
+    } else if (run.userKey) {
+      this.store.update(run.userKey, { status: 'failed', error: message });
+    }
+    this.failedTurn = run.turn;
     const retryable =
       !(error instanceof ApiError) || error.status >= 500 || error.status === 429 || error.status === 408;
     this.finishRun(run);
-    this.setError(chatError(error, run.text && retryable ? 'send' : null));
+    this.setError(chatError(error, run.turn && retryable ? 'send' : null));
   }
 
   private end(run: Run, how: 'finished' | 'aborted'): void {
@@ -606,6 +860,11 @@ export class ChatSession {
       this.store.put({ ...bot, stopReason, status });
     }
     this.finishRun(run);
+    // An edit or a regenerate made new versions: the server's page now says which
+    // messages have siblings (the switchers), and the ids of what the turn made.
+    if ((run.kind === 'edit' || run.kind === 'regenerate') && run.reply.conversationId === this.state.conversationId) {
+      void this.reloadShown('reconcile');
+    }
     if (how === 'finished') void this.refreshConversations();
   }
 
@@ -621,6 +880,7 @@ export class ChatSession {
   dispose(): void {
     this.persist();
     this.run?.controller.abort();
+    for (const watch of this.watches.values()) watch.controller.abort();
     this.store.clearListeners();
   }
 

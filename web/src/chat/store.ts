@@ -135,7 +135,9 @@ export class ChatStore {
     const time = this.sortTime.get(oldId);
     this.remove(oldId);
     this.remove(newId);
-    this.put({ ...message, id: newId }, time);
+    // A new version lists itself among its siblings under its local id until now.
+    const versions = message.versions.map((v) => (v === oldId ? newId : v));
+    this.put({ ...message, id: newId, versions }, time);
   }
 
   /** A local message sorts after everything known so far, whatever the clock says. */

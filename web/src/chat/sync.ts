@@ -5,9 +5,17 @@
  * stream), and renames and deletions follow.
  */
 
-export type SyncKind = 'turn_started' | 'reply_finished' | 'reply_stopped' | 'conversation_renamed' | 'conversation_deleted';
+/** `versions`: another version of a message was chosen (‹ 2 / 3 ›), the conversation's path changed. */
+export type SyncKind = 'turn_started' | 'reply_finished' | 'reply_stopped' | 'conversation_renamed' | 'conversation_deleted' | 'versions';
 
-export const SYNC_KINDS: readonly SyncKind[] = ['turn_started', 'reply_finished', 'reply_stopped', 'conversation_renamed', 'conversation_deleted'];
+export const SYNC_KINDS: readonly SyncKind[] = [
+  'turn_started',
+  'reply_finished',
+  'reply_stopped',
+  'conversation_renamed',
+  'conversation_deleted',
+  'versions',
+];
 
 export interface SyncEvent {
   kind: SyncKind;

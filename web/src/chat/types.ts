@@ -14,6 +14,13 @@ export interface ChatMessage {
   stopReason: string | null;
   /** Error shown under the message (an `error` event, or the send failure). */
   error: string | null;
+  /** The previous message on the conversation's shown path; null for the first. */
+  parentId: string | null;
+  /**
+   * Ids of this message and its siblings (other versions: edits of a user message,
+   * regenerated replies), oldest first; just `[id]` when it has none.
+   */
+  versions: readonly string[];
 }
 
 export type RetryKind = 'send' | 'resume' | 'history' | 'init';
@@ -46,6 +53,8 @@ export interface ChatState {
   isLoadingHistory: boolean;
   /** The first page of history (or its absence) is known. */
   isReady: boolean;
+  /** Another version of a message is being shown (the thread below it is reloading). */
+  isSwitchingVersion: boolean;
   error: ChatError | null;
   conversationId: string | null;
   conversations: readonly Conversation[];

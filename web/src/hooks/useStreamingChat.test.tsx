@@ -319,19 +319,29 @@ describe('useStreamingChat', () => {
     expect(new Set(ids).size).toBe(50);
   });
 
-  it('regenerates the last reply in place', async () => {
-    server.history = [message_(0, { id: 'msg_u', content: 'q' }), message_(1, { id: 'msg_old', content: 'old answer' })];
+  it('regenerates the last reply in place; the old one stays an earlier version', async () => {
+    server.history = [message_(0, { id: 'msg_u', content: 'q' }), message_(1, { id: 'msg_old', content: 'old answer', parentId: 'msg_u' })];
     const { result } = setup();
     await ready(result);
     act(() => void result.current.regenerate());
     await waitFor(() => expect(server.streams).toHaveLength(1));
     expect(server.requests.find((r) => r.path === '/api/chat')!.body).toEqual({ chatbotId: 'echo', conversationId: 'conv_1', regenerate: true });
-    server.lastStream.push(events.start('msg_new', 'conv_1', 'msg_u') + events.delta('3-3', 'new') + events.end(4, 3));
+    // While it streams, the new reply already counts the old one among its versions.
+    await waitFor(() => expect(bot(result)?.versions).toHaveLength(2));
+    expect(bot(result)?.versions[0]).toBe('msg_old');
+    server.lastStream.push(events.start('msg_new', 'conv_1', 'msg_u') + events.delta('3-3', 'new'));
+    await waitFor(() => expect(bot(result)).toMatchObject({ id: 'msg_new', versions: ['msg_old', 'msg_new'] }));
+    // What the server's history says once the reply is done: the new reply on the path.
+    server.history = [server.history[0]!, message_(1, { id: 'msg_new', content: 'new', parentId: 'msg_u', versions: ['msg_old', 'msg_new'] })];
+    const pages = server.requests.filter((r) => r.path.startsWith('/api/history')).length;
+    server.lastStream.push(events.end(4, 3));
     server.lastStream.close();
     await waitFor(() => expect(result.current.isStreaming).toBe(false));
-    expect(result.current.messages.map((m) => [m.id, m.content])).toEqual([
-      ['msg_u', 'q'],
-      ['msg_new', 'new'],
+    // The end reloads the newest page, so the switcher's numbers come from the server.
+    await waitFor(() => expect(server.requests.filter((r) => r.path.startsWith('/api/history')).length).toBe(pages + 1));
+    expect(result.current.messages.map((m) => [m.id, m.content, m.versions])).toEqual([
+      ['msg_u', 'q', ['msg_u']],
+      ['msg_new', 'new', ['msg_old', 'msg_new']],
     ]);
   });
 });

@@ -8,6 +8,10 @@ export interface StreamingChat extends ChatState {
   retry: () => void;
   dismissError: () => void;
   regenerate: () => boolean;
+  /** Resends an edited user message as a new version of it. */
+  edit: (messageId: string, text: string) => boolean;
+  /** Shows another version of a message (and what was below it); false when it did not happen. */
+  showVersion: (messageId: string) => Promise<boolean>;
   loadOlder: () => Promise<void>;
   newChat: () => Promise<void>;
   selectConversation: (id: string) => Promise<void>;
@@ -35,6 +39,8 @@ export function useStreamingChat({ name }: { name: string }): StreamingChat {
       retry: () => session.retry(),
       dismissError: () => session.dismissError(),
       regenerate: () => session.regenerate(),
+      edit: (messageId: string, text: string) => session.edit(messageId, text),
+      showVersion: (messageId: string) => session.showVersion(messageId),
       loadOlder: () => session.loadOlder(),
       newChat: () => session.newChat(),
       selectConversation: (id: string) => session.selectConversation(id),

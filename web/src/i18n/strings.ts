@@ -103,6 +103,14 @@ const en = {
   export: 'Export conversation',
   exportMarkdown: 'Export Markdown',
   exportJson: 'Export JSON',
+  editMessage: 'Edit message',
+  editField: 'Edited message',
+  saveAndSend: 'Save & send',
+  editHint: 'Ctrl+Enter to send · Esc to cancel',
+  versions: 'Versions',
+  previousVersion: 'Previous version',
+  nextVersion: 'Next version',
+  versionOf: 'Version {n} of {m}',
 };
 
 export type StringKey = keyof typeof en;
@@ -210,6 +218,14 @@ const ko: Record<StringKey, string> = {
   export: '대화 내보내기',
   exportMarkdown: '마크다운으로 내보내기',
   exportJson: 'JSON으로 내보내기',
+  editMessage: '메시지 수정',
+  editField: '수정한 메시지',
+  saveAndSend: '저장하고 보내기',
+  editHint: 'Ctrl+Enter로 보내기 · Esc로 취소',
+  versions: '버전',
+  previousVersion: '이전 버전',
+  nextVersion: '다음 버전',
+  versionOf: '{m}개 중 {n}번째 버전',
 };
 
 export const STRINGS: Record<Lang, Record<StringKey, string>> = { en, ko };

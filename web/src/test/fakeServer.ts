@@ -84,6 +84,8 @@ export class FakeServer {
   readonly streams: ControlledStream[] = [];
   onChat: ChatHandler | null = null;
   onResume: ChatHandler | null = null;
+  /** POST /api/conversations/{id}/versions; default: the conversation's history, newest 50. */
+  onVersions: ChatHandler | null = null;
   cancelled: string[] = [];
 
   fetch = async (input: string, init: RequestInit = {}): Promise<Response> => {
@@ -102,6 +104,12 @@ export class FakeServer {
       return json(conversation, 201);
     }
     if (path === '/api/history') return json(this.page(url.searchParams));
+    const versions = path.match(/^\/api\/conversations\/([^/]+)\/versions$/);
+    if (versions?.[1] && method === 'POST') {
+      if (this.onVersions) return this.onVersions(request);
+      const chatbotId = this.history.find((m) => m.conversationId === versions[1])?.chatbotId ?? 'echo';
+      return json(this.page(new URLSearchParams({ chatbotId, conversationId: versions[1], limit: '50' })));
+    }
     if (path === '/api/chat' && method === 'POST') {
       if (this.onChat) return this.onChat(request);
       return this.streamResponse(init.signal);
@@ -157,8 +165,11 @@ export function conversation_(id: string, chatbotId: string): Conversation {
 
 export function message_(n: number, overrides: Partial<Message> = {}): Message {
   const role = n % 2 === 0 ? 'user' : 'assistant';
+  const id = overrides.id ?? `msg_${String(n).padStart(5, '0')}`;
   return {
-    id: `msg_${String(n).padStart(5, '0')}`,
+    id,
+    parentId: n > 0 ? `msg_${String(n - 1).padStart(5, '0')}` : null,
+    versions: [id],
     conversationId: 'conv_1',
     chatbotId: 'echo',
     role,

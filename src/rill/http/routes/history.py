@@ -10,7 +10,6 @@ from rill.fields import Cursor, Text
 from rill.http.identity import CurrentUser, ServicesDep, check_claimed_user
 from rill.http.schemas import (
     HistoryOut,
-    MessageOut,
     SeedHistoryOut,
     SeedHistoryRequest,
     SeedMessageOut,
@@ -33,11 +32,7 @@ async def history(
     page = await services.store.history(
         user, chatbotId, conversation_id=conversationId, before=before, limit=limit
     )
-    return HistoryOut(
-        messages=[MessageOut.of(m) for m in page.messages],
-        hasMore=page.has_more,
-        nextCursor=page.next_cursor,
-    )
+    return HistoryOut.of(page)
 
 
 @router.post("", response_model=SeedHistoryOut)
