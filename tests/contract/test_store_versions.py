@@ -133,6 +133,12 @@ async def test_show_version_round_trip_restores_what_was_below(store: Store) -> 
     # Showing what is already shown changes nothing.
     await store.show_version("alice", conv.id, q1.id)
     assert await shown(store, conv) == old_branch
+    # A message deep in a branch not shown: every message above it is shown with it.
+    await store.show_version("alice", conv.id, new_q1.id)
+    await store.show_version("alice", conv.id, old_a2.id)
+    assert await shown(store, conv) == old_branch
+    await store.show_version("alice", conv.id, new_q1.id)
+    assert await shown(store, conv) == new_branch
 
 
 async def test_a_new_turn_continues_the_shown_version(store: Store) -> None:

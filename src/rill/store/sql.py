@@ -331,7 +331,7 @@ class SQLStore(Store):
         # message it stands for, and that parent shows it from now on.
         sibling = edit_of is not None or replace_last_reply
         if edit_of is not None:
-            parent_id = yield from edit_script(conv.id, edit_of)
+            parent_id = yield from edit_script(user_id, conv.id, edit_of)
         elif replace_last_reply:
             parent_id = yield from regenerate_script(conv.id)
         now = now_ms()
@@ -575,7 +575,7 @@ class SQLStore(Store):
         )
         if not owned:
             raise NotFound("no such conversation", conversation_id=conversation_id)
-        yield from show_script(conversation_id, message_id)
+        yield from show_script(user_id, conversation_id, message_id)
 
     async def interrupt_streaming(self, node_id: str | None = None) -> int:
         if node_id is None:

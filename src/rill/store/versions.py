@@ -16,7 +16,7 @@ The scripts here run inside ``SQLStore``'s transactions (``rill.store.script``).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from rill.errors import Conflict, InvalidInput, NotFound
 from rill.store.models import Message
@@ -24,92 +24,84 @@ from rill.store.script import Row, Script
 
 #: Ids per ``IN (…)`` list: far below either database's cap on parameters.
 _CHUNK = 500
+#: Bounds the walks up and down the tree: a damaged tree (a cycle) must not loop for ever.
+_MAX_DEPTH = 100_000_000
+
+# Why recursive queries rather than reading the conversation's tree: a switch then
+# costs what it changes (the new branch, the old tail), not the conversation's size;
+# reading every row took seconds at 200,000 messages, holding SQLite's write lock.
+
+#: From the message up, while the messages are not shown: the branch to show, ending
+#: with the shown message it hangs from (or a first message). ``$1`` the message,
+#: ``$2`` its conversation.
+_UP = (
+    "WITH RECURSIVE up (id, parent_id, active, depth) AS ("
+    "SELECT id, parent_id, active, 0 FROM messages WHERE id = $1 AND conversation_id = $2 "
+    "UNION ALL SELECT m.id, m.parent_id, m.active, up.depth + 1 FROM up "
+    f"JOIN messages m ON m.id = up.parent_id WHERE up.active = 0 AND up.depth < {_MAX_DEPTH}) "
+    "SELECT id, parent_id, active FROM up ORDER BY depth"
+)
+#: From the message down: at each step the child shown last, else the newest child.
+#: Rows are the descendants in order (the message itself excluded).
+_DOWN = (
+    # Why the first row read from the table, not ``SELECT $1``: PostgreSQL wants the
+    # column's collation (ids are ``COLLATE "C"``) the same in both terms.
+    "WITH RECURSIVE down (id, depth) AS (SELECT id, 0 FROM messages WHERE id = $1 UNION ALL "
+    "SELECT COALESCE((SELECT c.id FROM messages c WHERE c.id = p.shown_child_id "
+    "AND c.parent_id = p.id), (SELECT c.id FROM messages c WHERE c.conversation_id = $2 "
+    "AND c.parent_id = p.id ORDER BY c.id DESC LIMIT 1)), "
+    f"down.depth + 1 FROM down JOIN messages p ON p.id = down.id WHERE down.depth < {_MAX_DEPTH}) "
+    "SELECT id FROM down WHERE depth > 0 AND id IS NOT NULL ORDER BY depth"
+)
 
 
-@dataclass(frozen=True, slots=True)
-class _Node:
-    parent: str | None
-    shown_child: str | None
-    active: bool
-
-
-@dataclass(frozen=True, slots=True)
-class PathChange:
-    """What showing a version changes: flags to flip, and remembered children to set."""
-
-    activate: list[str]
-    deactivate: list[str]
-    #: ``parent id → child id``: the child each ancestor on the new path shows now.
-    shown_children: dict[str, str]
-
-
-def shown_path(rows: Iterable[Row], message_id: str) -> PathChange:
-    """The change that makes ``message_id`` shown: its ancestors above it, and below it
-    the children each message showed last (its newest child if none was chosen).
-
-    ``rows`` are ``(id, parent_id, shown_child_id, active)`` of every message of the
-    conversation, oldest first. ``NotFound`` when ``message_id`` is not among them.
-    """
-    nodes: dict[str, _Node] = {}
-    children: dict[str | None, list[str]] = {}
-    for row in rows:
-        nodes[row[0]] = _Node(row[1], row[2], bool(row[3]))
-        children.setdefault(row[1], []).append(row[0])
-    if message_id not in nodes:
-        raise NotFound("no such message in this conversation", message_id=message_id)
-
-    def shown_child(node_id: str) -> str | None:
-        below = children.get(node_id)
-        if not below:
-            return None
-        chosen = nodes[node_id].shown_child
-        return chosen if chosen in below else below[-1]
-
-    path = [message_id]
-    shown_children: dict[str, str] = {}
-    # Why the bound: a damaged tree (a cycle) must not loop for ever.
-    while (parent := nodes[path[-1]].parent) in nodes and len(path) <= len(nodes):
-        if shown_child(parent) != path[-1]:
-            shown_children[parent] = path[-1]
-        path.append(parent)
-    path.reverse()
-    below = shown_child(message_id)
-    while below is not None and len(path) <= len(nodes):
-        path.append(below)
-        below = shown_child(below)
-    on_path = set(path)
-    return PathChange(
-        activate=[i for i in path if not nodes[i].active],
-        deactivate=[i for i, n in nodes.items() if n.active and i not in on_path],
-        shown_children=shown_children,
-    )
-
-
-def show_script(conversation_id: str, message_id: str) -> Script[None]:
-    """Make ``message_id``'s path the one ``conversation_id`` shows (``shown_path``).
-
-    The caller has checked that the conversation is the user's. ``Conflict`` while a
-    reply of the conversation streams: its place in the tree must not move under it.
-    """
+def _streaming_in(user_id: str, conversation_id: str) -> Script[None]:
+    """``Conflict`` while a reply of the conversation streams: its place in the tree must
+    not move under it. (By user first: the partial index of streaming replies.)"""
     rows = yield (
-        "SELECT id, parent_id, shown_child_id, active, status FROM messages "
-        "WHERE conversation_id = $1 ORDER BY id",
-        (conversation_id,),
+        "SELECT id FROM messages WHERE user_id = $1 AND status = 'streaming' "
+        "AND conversation_id = $2 LIMIT 1",
+        (user_id, conversation_id),
     )
-    streaming = next((r[0] for r in rows if r[4] == "streaming"), None)
-    if streaming is not None:
+    if rows:
         raise Conflict(
             "a reply in this conversation is still streaming; wait for it or cancel it",
-            message_id=streaming,
+            message_id=rows[0][0],
         )
-    change = shown_path(rows, message_id)
-    for flag, ids in ((1, change.activate), (0, change.deactivate)):
-        for start in range(0, len(ids), _CHUNK):
-            chunk = ids[start : start + _CHUNK]
-            marks = ", ".join(f"${n}" for n in range(1, len(chunk) + 1))
-            yield f"UPDATE messages SET active = {flag} WHERE id IN ({marks})", tuple(chunk)
-    for parent, child in change.shown_children.items():
-        yield "UPDATE messages SET shown_child_id = $1 WHERE id = $2", (child, parent)
+
+
+def show_script(user_id: str, conversation_id: str, message_id: str) -> Script[None]:
+    """Make ``message_id``'s path the one ``conversation_id`` shows: the messages above
+    it, and below it the child each message showed last (its newest if none was chosen).
+
+    The caller has checked that the conversation is the user's. ``NotFound`` when the
+    message is not one of its; ``Conflict`` while a reply of the conversation streams.
+    """
+    yield from _streaming_in(user_id, conversation_id)
+    branch = yield _UP, (message_id, conversation_id)
+    if not branch:
+        raise NotFound("no such message in this conversation", message_id=message_id)
+    if branch[0][2]:
+        return  # shown already, and so is what is below it
+    anchor: str | None = branch[-1][0] if branch[-1][2] else None
+    hidden = [row[0] for row in (branch[:-1] if anchor is not None else branch)]
+    # The path shown so far leaves the anchor (ids grow along a path): hide its tail.
+    if anchor is None:
+        yield ("UPDATE messages SET active = 0 WHERE conversation_id = $1 AND active = 1",
+               (conversation_id,))
+    else:
+        yield ("UPDATE messages SET active = 0 WHERE conversation_id = $1 AND active = 1 "
+               "AND id > $2", (conversation_id, anchor))
+    # Each message above shows the branch's child from now on.
+    for child, parent in zip(hidden, [*hidden[1:], anchor], strict=True):
+        if parent is not None:
+            yield "UPDATE messages SET shown_child_id = $1 WHERE id = $2", (child, parent)
+    below = yield _DOWN, (message_id, conversation_id)
+    shown = hidden + [row[0] for row in below]
+    for start in range(0, len(shown), _CHUNK):
+        chunk = shown[start : start + _CHUNK]
+        marks = ", ".join(f"${n}" for n in range(1, len(chunk) + 1))
+        yield f"UPDATE messages SET active = 1 WHERE id IN ({marks})", tuple(chunk)
 
 
 def conversation_of(user_id: str, message_id: str) -> Script[str]:
@@ -124,7 +116,7 @@ def conversation_of(user_id: str, message_id: str) -> Script[str]:
     return conversation_id
 
 
-def edit_script(conversation_id: str, edit_of: str) -> Script[str | None]:
+def edit_script(user_id: str, conversation_id: str, edit_of: str) -> Script[str | None]:
     """Before a turn that resends ``edit_of`` (a user message) edited: the shown path
     ends just above it. Returns its parent, the new message's parent.
 
@@ -132,25 +124,20 @@ def edit_script(conversation_id: str, edit_of: str) -> Script[str | None]:
     a reply, ``Conflict`` while a reply of the conversation streams.
     """
     rows = yield (
-        "SELECT role, parent_id, active, (SELECT s.id FROM messages s "
-        "WHERE s.conversation_id = $2 AND s.status = 'streaming' LIMIT 1) "
-        "FROM messages WHERE id = $1 AND conversation_id = $2",
+        "SELECT role, parent_id, active FROM messages WHERE id = $1 AND conversation_id = $2",
         (edit_of, conversation_id),
     )
     if not rows:
         raise NotFound("no such message in this conversation", message_id=edit_of)
-    role, parent_id, active, streaming = rows[0]
+    role, parent_id, active = rows[0]
     if role != "user":
         raise InvalidInput("editOf must name a user message; regenerate a reply instead",
                            message_id=edit_of)
-    if streaming is not None:
-        raise Conflict(
-            "a reply in this conversation is still streaming; wait for it or cancel it",
-            message_id=streaming,
-        )
-    if not active:
+    if active:
+        yield from _streaming_in(user_id, conversation_id)
+    else:
         # An earlier version, not on screen: its path becomes the shown one first.
-        yield from show_script(conversation_id, edit_of)
+        yield from show_script(user_id, conversation_id, edit_of)
     yield (
         "UPDATE messages SET active = 0 WHERE conversation_id = $1 AND active = 1 "
         "AND id >= $2",
