@@ -260,9 +260,10 @@ class RillChat:
             {"id": "echo", "name": "echo", "provider": "echo", "pace": 0,
              "max_tokens": 200_000},
         ]
-        # Sessions are opened from one address, 1,000 at a time: lift the per-address limit.
+        # Sessions are opened from one address, 1,000 at a time, and a session may send
+        # turns back to back: lift the per-address and per-user limits.
         env = {"RILL_LOG_LEVEL": "warning", "RILL_MAX_CONCURRENT_GENERATIONS": "100000",
-               "RILL_SESSIONS_PER_MINUTE": "0",
+               "RILL_SESSIONS_PER_MINUTE": "0", "RILL_CHAT_TURNS_PER_MINUTE": "0",
                "RILL_BOTS": orjson.dumps(bots).decode(), "BENCH_FAKE_KEY": "sk-bench",
                "RILL_HUB__ENABLED": "false", **(extra_env or {})}
         argv = [str(BIN / "rill"), "serve", "--port", str(self.port), "--data-dir", data_dir,

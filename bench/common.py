@@ -180,10 +180,25 @@ class Proc:
 
     def cpu_seconds(self) -> float:
         """User + system CPU time the server has used so far."""
-        with open(f"/proc/{self.pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-        ticks = os.sysconf("SC_CLK_TCK")
-        return (int(fields[11]) + int(fields[12])) / ticks
+        return _cpu_of(self.pid)
+
+    def tree_cpu_seconds(self) -> float:
+        """``cpu_seconds`` of the process and every live descendant (a server's workers)."""
+        total, todo = 0.0, [self.pid]
+        while todo:
+            pid = todo.pop()
+            with contextlib.suppress(OSError):
+                total += _cpu_of(pid)
+                for task in os.listdir(f"/proc/{pid}/task"):
+                    with open(f"/proc/{pid}/task/{task}/children") as children:
+                        todo += [int(c) for c in children.read().split()]
+        return total
+
+
+def _cpu_of(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def http(

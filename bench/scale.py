@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import math
 import os
 import shutil
 import statistics
@@ -85,6 +86,48 @@ def _flush(broker: str) -> None:
                        check=True)
 
 
+class RedisStats:
+    """Commands and CPU of a broker's Redis primaries over one measured run.
+
+    Why: what a publish or a token costs Redis (calls, CPU) is what bounds a set-up of
+    many nodes on one primary; these counts are the base of the 100-node estimate.
+    """
+
+    def __init__(self, broker: str | None) -> None:
+        import redis
+
+        if broker is None or not broker.startswith("redis"):
+            self.clients: list[Any] = []
+        elif broker.startswith("redis+cluster"):
+            nodes = [redis.Redis(port=port) for port in CLUSTER_PORTS]
+            self.clients = [c for c in nodes if c.info("replication")["role"] == "master"]
+        else:
+            self.clients = [redis.Redis.from_url(broker)]
+        self._cpu = 0.0
+
+    def _cpu_now(self) -> float:
+        return sum(float(c.info("cpu")["used_cpu_sys"]) + float(c.info("cpu")["used_cpu_user"])
+                   for c in self.clients)
+
+    def reset(self) -> None:
+        for c in self.clients:
+            c.config_resetstat()
+        self._cpu = self._cpu_now()
+
+    def read(self) -> tuple[dict[str, int], float]:
+        """Calls per command since ``reset`` (all primaries), and their CPU seconds."""
+        calls: dict[str, int] = {}
+        for c in self.clients:
+            for name, stat in c.info("commandstats").items():
+                command = name.removeprefix("cmdstat_")
+                calls[command] = calls.get(command, 0) + int(stat["calls"])
+        return calls, self._cpu_now() - self._cpu
+
+
+def _calls(calls: dict[str, int], *names: str) -> int:
+    return sum(calls.get(n, 0) for n in names)
+
+
 class Server:
     """Something that fans out: ports subscribers connect to, and publish requests."""
 
@@ -93,6 +136,11 @@ class Server:
 
     def __init__(self) -> None:
         self.ports: list[int] = []
+        self.procs: list[Proc] = []
+
+    def cpu_seconds(self) -> float:
+        """CPU time of every process of the server (nodes and their workers) so far."""
+        return sum(p.tree_cpu_seconds() for p in self.procs)
 
     @contextlib.contextmanager
     def running(self) -> Iterator[None]:
@@ -121,7 +169,7 @@ class RillNodes(Server):
             _flush(self.broker)
         single = self.nodes == 1 and self.workers == 1
         with contextlib.ExitStack() as stack:
-            self.ports = []
+            self.ports, self.procs = [], []
             for n in range(self.nodes):
                 port = free_port()
                 data_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-scale-"))
@@ -133,8 +181,9 @@ class RillNodes(Server):
                     env["RILL_NODE_ID"] = f"bench-node-{n}"
                 argv = [str(BIN / "rill"), "serve", "--port", str(port), "--data-dir", data_dir,
                         "--workers", str(self.workers)]
-                stack.enter_context(Proc(f"{self.name}-{n}", argv, port=port, env=env, cwd=ROOT,
-                                         core=SERVER_CORE if single else None))
+                self.procs.append(stack.enter_context(Proc(
+                    f"{self.name}-{n}", argv, port=port, env=env, cwd=ROOT,
+                    core=SERVER_CORE if single else None)))
                 self.ports.append(port)
             yield
 
@@ -164,8 +213,8 @@ class NchanServer(Server):
             argv = [shutil.which("nginx") or "nginx", "-p", tmp, "-e", f"{tmp}/error.log",
                     "-c", str(conf)]
             with Proc(self.name, argv, port=port,
-                      core=SERVER_CORE if self.workers == 1 else None):
-                self.ports = [port]
+                      core=SERVER_CORE if self.workers == 1 else None) as proc:
+                self.ports, self.procs = [port], [proc]
                 yield
 
     def publish_request(self, data: str) -> bytes:
@@ -282,6 +331,17 @@ async def subscribed(server: Server, per_port: Sequence[int]) -> AsyncIterator[H
 
 async def burst(hub: Hub, mode: str) -> float:
     """Deliveries/s of a 20-update burst published in ``mode``; 0 if some never arrived."""
+    return (await burst_cost(hub, mode))[0]
+
+
+async def burst_cost(hub: Hub, mode: str) -> tuple[float, float]:
+    """``burst``'s deliveries/s, and the server's CPU seconds (every process) for it."""
+    cpu = hub.server.cpu_seconds()
+    rate = await _burst(hub, mode)
+    return rate, hub.server.cpu_seconds() - cpu
+
+
+async def _burst(hub: Hub, mode: str) -> float:
     requests = [hub.server.publish_request(payload(1 + i)) for i in range(BURST)]
     port = hub.server.ports[0]
     conn = await KeepAlive.open(port) if mode != "concurrent" else None
@@ -344,52 +404,91 @@ def _rounds() -> int:
 async def workers_part() -> dict[str, Any]:
     configs = [RillNodes("1 worker", workers=1, broker=REDIS_URL),
                RillNodes("2 workers", workers=2, broker=REDIS_URL)]
-    hub_rates: dict[str, list[float]] = {c.name: [] for c in configs}
+    stats = RedisStats(REDIS_URL)
+    res: dict[str, dict[str, list[float]]] = {c.name: {} for c in configs}
+
+    def note(name: str, **values: float) -> None:
+        for key, value in values.items():
+            res[name].setdefault(key, []).append(value)
+
     for r in range(_rounds()):
         for server in _rotate(configs, r):
             print(f"scale: workers, hub burst, {server.name}, round {r + 1} …", flush=True)
             async with subscribed(server, [SUBSCRIBERS]) as hub:
-                hub_rates[server.name].append(await burst(hub, "concurrent"))
-    chat_rates: dict[str, dict[str, list[float]]] = {
-        f"{w} worker{'s' if w > 1 else ''}": {"openai": [], "echo": []} for w in (1, 2)}
+                stats.reset()
+                rate, cpu = await burst_cost(hub, "concurrent")
+                calls, redis_cpu = stats.read()
+            note(server.name, hub=rate, hub_cpu=SUBSCRIBERS * BURST / cpu if cpu else math.nan,
+                 **_per(calls, BURST, "hub"))
     fake_port = free_port()
     fake = Proc("fake-openai", [str(BIN / "python"), "-m", "bench.anchors.fake_openai",
                                 str(fake_port)], port=fake_port, cwd=ROOT, core=1)
     with fake:
         for r in range(_rounds()):
-            for workers in _rotate([1, 2], r):
-                name = f"{workers} worker{'s' if workers > 1 else ''}"
-                print(f"scale: workers, chat relay, {name}, round {r + 1} …", flush=True)
+            for server in _rotate(configs, r):
+                print(f"scale: workers, chat relay, {server.name}, round {r + 1} …", flush=True)
                 _flush(REDIS_URL)
                 rill = chat.RillChat(fake_port)
                 with tempfile.TemporaryDirectory(prefix="bench-scale-chat-") as data_dir, \
-                        rill.running(data_dir, workers=workers, extra_env={
+                        rill.running(data_dir, workers=server.workers, extra_env={
                             "RILL_BROKER_URL": REDIS_URL, "RILL_SESSION_SECRET": SECRET}) as proc:
                     await rill.sessions(CHAT_TURNS)
                     await chat.run_load(rill.turn(f"fast{CHAT_TOKENS}", "hi", False), 8, proc)
                     # The gated bot holds its streams until 1,000 requests arrived.
                     bot = f"gated{CHAT_TOKENS}" if CHAT_TURNS == 1_000 else f"fast{CHAT_TOKENS}"
-                    gated = await chat.run_load(rill.turn(bot, "hi", False), CHAT_TURNS, proc)
-                    echo = await chat.run_load(rill.turn(
-                        "echo", f"/lorem {CHAT_TOKENS}", False, chat.ECHO_TOKEN), CHAT_TURNS, proc)
-                    chat_rates[name]["openai"].append(gated.summary()["relay_tokens_per_s"])
-                    chat_rates[name]["echo"].append(echo.summary()["relay_tokens_per_s"])
-    rows = []
-    for name in hub_rates:
-        rows.append([name, spread(hub_rates[name]), spread(chat_rates[name]["openai"]),
-                     spread(chat_rates[name]["echo"])])
-    ratio = [["2 ÷ 1 (per round)",
-              spread([b / a for a, b in zip(hub_rates["1 worker"], hub_rates["2 workers"],
-                                            strict=True) if a]),
-              spread([b / a for a, b in zip(chat_rates["1 worker"]["openai"],
-                                            chat_rates["2 workers"]["openai"], strict=True) if a]),
-              spread([b / a for a, b in zip(chat_rates["1 worker"]["echo"],
-                                            chat_rates["2 workers"]["echo"], strict=True) if a])]]
+                    for kind, make in (
+                        ("openai", rill.turn(bot, "hi", False)),
+                        ("echo", rill.turn("echo", f"/lorem {CHAT_TOKENS}", False,
+                                           chat.ECHO_TOKEN)),
+                    ):
+                        stats.reset()
+                        cpu = proc.tree_cpu_seconds()
+                        load = (await chat.run_load(make, CHAT_TURNS, proc)).summary()
+                        cpu = proc.tree_cpu_seconds() - cpu
+                        calls, redis_cpu = stats.read()
+                        tokens = load["tokens"]
+                        note(server.name, **{
+                            kind: load["relay_tokens_per_s"],
+                            f"{kind}_cpu": tokens / cpu if cpu else math.nan,
+                            f"{kind}_redis_ms": redis_cpu * 1000 / tokens * 1000},
+                             **_per(calls, tokens, kind))
+
+    def ratio(key: str) -> str:
+        one, two = res["1 worker"].get(key, []), res["2 workers"].get(key, [])
+        return spread([b / a for a, b in zip(one, two, strict=True) if a])
+
+    keys: tuple[str, ...] = ("hub", "hub_cpu", "openai", "openai_cpu", "echo", "echo_cpu")
+    rows = [[name, *(spread(v.get(k, [])) for k in keys)] for name, v in res.items()]
+    rows.append(["2 ÷ 1 (per round)", *(ratio(k) for k in keys)])
     print(table(f"Workers on one Redis: hub burst ({SUBSCRIBERS:,} subscribers × {BURST}) and "
                 f"chat relay ({CHAT_TURNS:,} turns × {CHAT_TOKENS} tokens), median (range)",
-                ["rill serve", "burst deliveries/s", "relay tokens/s, OpenAI path (gated)",
-                 "relay tokens/s, echo"], rows + ratio))
-    return {"hub_burst": hub_rates, "chat_relay": chat_rates}
+                ["rill serve", "burst deliveries/s", "deliveries/CPU-s",
+                 "relay tokens/s, OpenAI path", "tokens/CPU-s", "relay tokens/s, echo",
+                 "tokens/CPU-s"], rows))
+    rows = [[name, _costs(v, "hub"), _costs(v, "openai"), spread(v.get("openai_redis_ms", [])),
+             _costs(v, "echo"), spread(v.get("echo_redis_ms", []))] for name, v in res.items()]
+    print(table("  What Redis did, per hub update and per token (scripts / XREADs / every "
+                "command, those inside scripts included; INFO commandstats, medians)",
+                ["rill serve", "per hub update", "per token, OpenAI path",
+                 "Redis CPU ms per 1k tokens", "per token, echo", "Redis CPU ms per 1k tokens"],
+                rows))
+    return res
+
+
+def _per(calls: dict[str, int], units: int, prefix: str) -> dict[str, float]:
+    """Scripts, XREADs and all commands per unit (update or token), for ``note``."""
+    return {f"{prefix}_scripts": _calls(calls, "evalsha", "eval") / units,
+            f"{prefix}_xreads": _calls(calls, "xread") / units,
+            f"{prefix}_commands": sum(calls.values()) / units}
+
+
+def _costs(values: dict[str, list[float]], prefix: str) -> str:
+    def median(key: str) -> float:
+        found = [v for v in values.get(f"{prefix}_{key}", []) if v == v]
+        return statistics.median(found) if found else math.nan
+
+    return (f"{median('scripts'):.2f} / {median('xreads'):.2f} / "
+            f"{median('commands'):.1f}")
 
 
 async def nodes_part() -> dict[str, Any]:
@@ -404,20 +503,27 @@ async def nodes_part() -> dict[str, Any]:
     for r in range(_rounds()):
         for server, per_port in _rotate(configs, r):
             print(f"scale: nodes, {server.name}, round {r + 1} …", flush=True)
+            stats = RedisStats(server.broker)
             async with subscribed(server, per_port) as hub:
+                stats.reset()
                 p50, p99, missing = await singles(hub)
+                calls, _ = stats.read()
                 rate = await burst(hub, "concurrent")
             row = results[server.name]
             row["p50"].append(p50)
             row["p99"].append(p99)
             row["missing"].append(missing)
             row["burst"].append(rate)
+            # Idle nodes' blocking XREADs time out and are reissued: part of the cost too.
+            for key, value in _per(calls, SINGLES, "redis").items():
+                row.setdefault(key, []).append(value)
     rows = [[name, f"{total:,}", spread(v["p50"]), spread(v["p99"]), spread(v["burst"]),
-             int(sum(v["missing"]))] for name, v in results.items()]
+             int(sum(v["missing"])), _costs(v, "redis")] for name, v in results.items()]
     print(table("Nodes on one broker: single updates published to node 1, until every "
                 "subscriber has it, median (range)",
                 ["configuration", "subscribers", "single p50 ms", "single p99 ms",
-                 "burst deliveries/s", "missed"], rows))
+                 "burst deliveries/s", "missed", "Redis per update: scripts / XREADs / all"],
+                rows))
     return results
 
 
