@@ -129,8 +129,10 @@ class HubSettings(BaseModel):
     max_connection_seconds: float = Field(default=3600, ge=0)
     #: Open subscriptions under one token on this process (0: no limit); one more is
     #: answered 429 (spec, "Authorization Details"). Anonymous subscribers have no
-    #: token and are not counted.
-    max_subscriptions_per_token: int = Field(default=64, ge=0)
+    #: token and are not counted. Off by default: a subscriber token is often shared
+    #: (one minted for every visitor of a page, or a backend multiplexing many streams),
+    #: and a cap would cut a legitimate audience; set it where tokens are per user.
+    max_subscriptions_per_token: int = Field(default=0, ge=0)
     #: Publishes per second per token subject (a token bucket holding ``publish_burst``;
     #: 0 turns the limit off). Shared by every node when the broker is Redis.
     publishes_per_second: float = Field(default=500, ge=0)
