@@ -108,7 +108,10 @@ async def _inventory(publish: Publish, rng: random.Random) -> None:
 
 
 async def _parcels(publish: Publish, rng: random.Random) -> None:
-    for number in itertools.count(1):
+    # Why a random first number: a parcel id names one delivery, and the hub replays the
+    # last run's updates; a new run reusing P1001 would look like that finished parcel.
+    first = rng.randrange(9000)
+    for number in itertools.count(first):
         parcel = f"P{1000 + number % 9000}"
         for step, status in enumerate(PARCEL_STEPS, start=1):
             remaining = len(PARCEL_STEPS) - step

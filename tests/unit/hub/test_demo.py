@@ -97,3 +97,31 @@ async def test_the_feed_keeps_private_items_on_the_users_topic(monkeypatch) -> N
         assert kwargs["type"] == "activity"
         assert item["verb"] in {verb for verb, _ in demo.ACTIVITIES}
     assert len({item["id"] for _, item, _ in published}) == len(published)
+
+
+async def test_parcel_ids_of_two_runs_do_not_collide(monkeypatch) -> None:
+    """A parcel id names one delivery; the hub replays a finished run's parcels, so a new
+    run reusing their ids looked like those delivered parcels and never moved (live.spec)."""
+
+    async def no_wait(_: float) -> None:
+        return None
+
+    monkeypatch.setattr(demo.asyncio, "sleep", no_wait)
+
+    async def parcels_of_a_run(rng: demo.random.Random) -> set[str]:
+        seen: set[str] = set()
+
+        async def publish(topic: str, data: str, **kwargs: Any) -> str:
+            seen.add(orjson.loads(data)["id"])
+            if len(seen) == 5:
+                raise _Enough
+            return "urn:uuid:x"
+
+        with pytest.raises(_Enough):
+            await demo._parcels(publish, rng)
+        return seen
+
+    runs = [await parcels_of_a_run(demo.random.Random(seed)) for seed in range(20)]
+    # Twenty runs of five parcels each: no two runs share a parcel (by chance they could,
+    # with ids drawn from 9,000; these seeds do not, and the old code shared P1001 always).
+    assert all(not (a & b) for i, a in enumerate(runs) for b in runs[i + 1:])
