@@ -1,17 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join, resolve } from 'node:path';
-import { expect, shot, test } from './fixtures';
-
-const rill = process.env.RILL_BIN ?? resolve(process.cwd(), '../.venv/bin/rill');
-
-function startDemo(userId: string): ChildProcess {
-  const dir = process.env.RILL_E2E_DIR!;
-  return spawn(
-    rill,
-    ['demo', '--url', process.env.RILL_E2E_URL!, '--data-dir', join(dir, 'data'), '--config', join(dir, 'rill.toml'), '--user', userId, '--duration', '90', '--rate', '4'],
-    { stdio: 'ignore' },
-  );
-}
+import { expect, shot, startDemo, test } from './fixtures';
 
 test('live feed: items arrive on top, a pill holds new ones while scrolled, replay on reload', async ({ page }) => {
   test.setTimeout(120_000);

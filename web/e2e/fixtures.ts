@@ -1,4 +1,5 @@
 import { test as base, expect, type Page, type APIRequestContext } from '@playwright/test';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -89,4 +90,16 @@ export async function englishLeft(page: Page): Promise<string[]> {
     }
     return [...found].sort();
   }, names);
+}
+
+const rill = process.env.RILL_BIN ?? resolve(process.cwd(), '../.venv/bin/rill');
+
+/** `rill demo` publishing prices, inventory, parcels, notifications and the feed to the e2e server's hub. */
+export function startDemo(userId: string): ChildProcess {
+  const dir = process.env.RILL_E2E_DIR!;
+  return spawn(
+    rill,
+    ['demo', '--url', process.env.RILL_E2E_URL!, '--data-dir', join(dir, 'data'), '--config', join(dir, 'rill.toml'), '--user', userId, '--duration', '90', '--rate', '4'],
+    { stdio: 'ignore' },
+  );
 }

@@ -1,18 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join, resolve } from 'node:path';
-import { expect, shot, test } from './fixtures';
-
-const rill = process.env.RILL_BIN ?? resolve(process.cwd(), '../.venv/bin/rill');
-
-/** `rill demo` publishing prices, inventory, parcels and notifications to the e2e server's hub. */
-function startDemo(userId: string): ChildProcess {
-  const dir = process.env.RILL_E2E_DIR!;
-  return spawn(
-    rill,
-    ['demo', '--url', process.env.RILL_E2E_URL!, '--data-dir', join(dir, 'data'), '--config', join(dir, 'rill.toml'), '--user', userId, '--duration', '90', '--rate', '4'],
-    { stdio: 'ignore' },
-  );
-}
+import { expect, shot, startDemo, test } from './fixtures';
 
 test('live pages follow the hub: prices with sparklines, notifications bell, parcel timeline, inventory', async ({ page }) => {
   test.setTimeout(120_000);
