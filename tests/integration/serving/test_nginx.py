@@ -147,4 +147,6 @@ def test_hub_update_passes_nginx_at_once(nginx: str, rill_server: RunningServer)
             if events:
                 break
         assert events[0].data == "fresh"
-        assert time.monotonic() - sent < 1.0
+        # Buffered by nginx, the update would wait for a full buffer (never, here); 3 s
+        # leaves room for a loaded CI machine.
+        assert time.monotonic() - sent < 3.0
