@@ -163,6 +163,13 @@ async def opened(
         await response.aclose()
 
 
+def timeout() -> httpx2.Timeout:
+    """The SDK client's timeouts (both SDKs take httpx2's ``Timeout``)."""
+    return httpx2.Timeout(
+        connect=CONNECT_TIMEOUT, read=READ_TIMEOUT, write=WRITE_TIMEOUT, pool=CONNECT_TIMEOUT
+    )
+
+
 def limits(max_connections: int) -> httpx2.Limits:
     """The SDK transport's connection pool: ``max_connections`` at once, 100 kept idle."""
     return httpx2.Limits(max_connections=max_connections, max_keepalive_connections=100)

@@ -83,12 +83,7 @@ class AnthropicProvider(Provider):
 
     def __init__(self, bot: BotConfig) -> None:
         self.service = "the Anthropic-compatible server" if bot.base_url else "Anthropic"
-        timeout = anthropic.Timeout(
-            connect=_upstream.CONNECT_TIMEOUT,
-            read=_upstream.READ_TIMEOUT,
-            write=_upstream.WRITE_TIMEOUT,
-            pool=_upstream.CONNECT_TIMEOUT,
-        )
+        timeout = _upstream.timeout()
         self._client = anthropic.AsyncAnthropic(
             base_url=bot.base_url,
             api_key=_upstream.api_key(bot.api_key_env, "ANTHROPIC_API_KEY"),

@@ -87,12 +87,7 @@ class OpenAIProvider(Provider):
 
     def __init__(self, bot: BotConfig) -> None:
         self.service = "the OpenAI-compatible server" if bot.base_url else "OpenAI"
-        timeout = openai.Timeout(
-            connect=_upstream.CONNECT_TIMEOUT,
-            read=_upstream.READ_TIMEOUT,
-            write=_upstream.WRITE_TIMEOUT,
-            pool=_upstream.CONNECT_TIMEOUT,
-        )
+        timeout = _upstream.timeout()
         self._client = openai.AsyncOpenAI(
             base_url=bot.base_url,
             api_key=_upstream.api_key(bot.api_key_env, "OPENAI_API_KEY"),
